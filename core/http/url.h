@@ -1,0 +1,33 @@
+#ifndef SHADOWCAT_CORE_HTTP_URL_H_
+#define SHADOWCAT_CORE_HTTP_URL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace shadowcat {
+
+// An absolute http(s) URL split into what an HTTP/1.1 client needs.
+struct Url {
+  std::string scheme;  // "http" or "https", lower-cased
+  std::string host;    // lower-cased; IPv6 literals without brackets
+  uint16_t port = 0;   // explicit or the scheme's default
+  std::string target;  // path and query, "/" when empty; never contains a fragment
+
+  // "http://host:port" with the port always present (IPv6 in brackets): a pool key.
+  std::string Origin() const;
+  // The Host header value: host, plus ":port" when not the scheme's default.
+  std::string HostHeader() const;
+  // The whole URL again, normalized.
+  std::string ToString() const;
+};
+
+// Parses an absolute http:// or https:// URL. InvalidArgument for anything else: other
+// schemes, userinfo, empty host, bad port, spaces or control characters.
+absl::StatusOr<Url> ParseUrl(absl::string_view text);
+
+}  // namespace shadowcat
+
+#endif  // SHADOWCAT_CORE_HTTP_URL_H_

@@ -1,0 +1,179 @@
+#include "core/metrics/shadowcat_metrics.h"
+
+#include "absl/strings/match.h"
+#include "prometheus/text_serializer.h"
+
+namespace shadowcat {
+namespace {
+
+prometheus::Counter* NewCounter(prometheus::Registry& registry, const std::string& name,
+                                const std::string& help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Gauge* NewGauge(prometheus::Registry& registry, const std::string& name,
+                            const std::string& help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+}
+
+}  // namespace
+
+absl::string_view ToLabel(RequestOutcome outcome) {
+  switch (outcome) {
+    case RequestOutcome::kOk:
+      return "ok";
+    case RequestOutcome::kJsonRpcError:
+      return "jsonrpc_error";
+    case RequestOutcome::kHttpError:
+      return "http_error";
+    case RequestOutcome::kUnavailable:
+      return "unavailable";
+    case RequestOutcome::kTimeout:
+      return "timeout";
+    case RequestOutcome::kCancelled:
+      return "cancelled";
+    case RequestOutcome::kBadResponse:
+      return "bad_response";
+    case RequestOutcome::kRejected:
+      return "rejected";
+    case RequestOutcome::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+constexpr std::pair<MethodLabel, absl::string_view> kMethodNames[] = {
+    {MethodLabel::kInitialize, "initialize"},
+    {MethodLabel::kPing, "ping"},
+    {MethodLabel::kToolsList, "tools/list"},
+    {MethodLabel::kToolsCall, "tools/call"},
+    {MethodLabel::kResourcesList, "resources/list"},
+    {MethodLabel::kResourcesRead, "resources/read"},
+    {MethodLabel::kPromptsList, "prompts/list"},
+    {MethodLabel::kPromptsGet, "prompts/get"},
+};
+}  // namespace
+
+MethodLabel ClassifyMethod(absl::string_view method) {
+  for (const auto& [label, name] : kMethodNames) {
+    if (method == name) return label;
+  }
+  if (absl::StartsWith(method, "notifications/")) return MethodLabel::kNotification;
+  return MethodLabel::kOther;
+}
+
+absl::string_view ToLabel(MethodLabel method) {
+  for (const auto& [label, name] : kMethodNames) {
+    if (label == method) return name;
+  }
+  return method == MethodLabel::kNotification ? "notification" : "other";
+}
+
+absl::string_view ToLabel(LimitKind limit) {
+  switch (limit) {
+    case LimitKind::kSessions:
+      return "sessions";
+    case LimitKind::kSessionConnections:
+      return "session_connections";
+    case LimitKind::kTotalConnections:
+      return "total_connections";
+    case LimitKind::kMessageBytes:
+      return "message_bytes";
+    case LimitKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+absl::string_view ToLabel(ParseErrorKind kind) {
+  switch (kind) {
+    case ParseErrorKind::kCallerJson:
+      return "caller_json";
+    case ParseErrorKind::kUpstreamJson:
+      return "upstream_json";
+    case ParseErrorKind::kUpstreamSse:
+      return "upstream_sse";
+    case ParseErrorKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+ShadowcatMetrics::ShadowcatMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  allowlist_denials_total_ =
+      NewCounter(r, "shadowcat_allowlist_denials_total",
+                 "OpenSession calls refused because the upstream is not allowed.");
+  auto& limits = prometheus::BuildCounter()
+                     .Name("shadowcat_limit_rejections_total")
+                     .Help("Work refused because a configured limit was reached.")
+                     .Register(r);
+  for (int i = 0; i < static_cast<int>(LimitKind::kCount); ++i) {
+    limit_rejections_[i] =
+        &limits.Add({{"limit", std::string(ToLabel(static_cast<LimitKind>(i)))}});
+  }
+  auto& parse = prometheus::BuildCounter()
+                    .Name("shadowcat_parse_errors_total")
+                    .Help("Malformed JSON or SSE input, by where it came from.")
+                    .Register(r);
+  for (int i = 0; i < static_cast<int>(ParseErrorKind::kCount); ++i) {
+    parse_errors_[i] =
+        &parse.Add({{"source", std::string(ToLabel(static_cast<ParseErrorKind>(i)))}});
+  }
+  sessions_closed_total_ = NewCounter(r, "shadowcat_sessions_closed_total",
+                                      "Sessions closed by CloseSession or shutdown.");
+  sessions_expired_total_ =
+      NewCounter(r, "shadowcat_sessions_expired_total",
+                 "Sessions ended because the upstream forgot them (HTTP 404) or they idled out.");
+  sessions_open_failed_total_ = NewCounter(r, "shadowcat_sessions_open_failed_total",
+                                           "OpenSession calls that did not open a session.");
+  sessions_opened_total_ =
+      NewCounter(r, "shadowcat_sessions_opened_total", "Sessions opened successfully.");
+  sse_events_total_ = NewCounter(r, "shadowcat_sse_events_total",
+                                 "SSE events received from upstreams.");
+  upstream_bytes_received_total_ =
+      NewCounter(r, "shadowcat_upstream_bytes_received_total",
+                 "Response body bytes received from upstreams.");
+  auto& http = prometheus::BuildCounter()
+                   .Name("shadowcat_upstream_http_responses_total")
+                   .Help("Upstream HTTP responses by status class.")
+                   .Register(r);
+  const char* classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (int i = 0; i < 6; ++i) upstream_http_responses_[i] = &http.Add({{"code_class", classes[i]}});
+  auto& requests = prometheus::BuildCounter()
+                       .Name("shadowcat_upstream_requests_total")
+                       .Help("JSON-RPC messages sent upstream, by method and outcome.")
+                       .Register(r);
+  for (int m = 0; m < static_cast<int>(MethodLabel::kCount); ++m) {
+    for (int o = 0; o < static_cast<int>(RequestOutcome::kCount); ++o) {
+      upstream_requests_[m][o] = &requests.Add(
+          {{"method", std::string(ToLabel(static_cast<MethodLabel>(m)))},
+           {"outcome", std::string(ToLabel(static_cast<RequestOutcome>(o)))}});
+    }
+  }
+  grpc_streams_active_ =
+      NewGauge(r, "shadowcat_grpc_streams_active", "gRPC server streams open now.");
+  sessions_active_ = NewGauge(r, "shadowcat_sessions_active", "Sessions open now.");
+  upstream_requests_active_ =
+      NewGauge(r, "shadowcat_upstream_requests_active", "Upstream requests in flight now.");
+  upstream_request_duration_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("shadowcat_upstream_request_duration_seconds")
+           .Help("Time from sending a request upstream to its response.")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                        5, 10, 30, 60});
+}
+
+prometheus::Counter& ShadowcatMetrics::upstream_http_responses_total(int status) {
+  int cls = status / 100;
+  return *upstream_http_responses_[(cls >= 1 && cls <= 5) ? cls : 0];
+}
+
+std::string ShadowcatMetrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace shadowcat

@@ -1,0 +1,126 @@
+#ifndef SHADOWCAT_CORE_METRICS_SHADOWCAT_METRICS_H_
+#define SHADOWCAT_CORE_METRICS_SHADOWCAT_METRICS_H_
+
+// Every product metric, declared in one place and created once at startup. Components get
+// a `ShadowcatMetrics&` and update pre-resolved series: no lookup by name on hot paths.
+// Labels come from the closed enums below, never from URLs or ids, so cardinality stays
+// bounded. All updates are lock-free atomics (prometheus-cpp), safe from any thread.
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace shadowcat {
+
+// How an upstream request ended.
+enum class RequestOutcome {
+  kOk,            // a JSON-RPC result (or 202 for notifications)
+  kJsonRpcError,  // the upstream answered with a JSON-RPC error
+  kHttpError,     // a non-2xx HTTP status
+  kUnavailable,   // connect failure, drop, 5xx without body
+  kTimeout,       // deadline passed
+  kCancelled,     // the caller went away
+  kBadResponse,   // unparseable or unexpected response
+  kRejected,      // refused before sending (limits)
+  kCount,
+};
+absl::string_view ToLabel(RequestOutcome outcome);
+
+// The MCP method, from a fixed list; everything else is "other".
+enum class MethodLabel {
+  kInitialize,
+  kPing,
+  kToolsList,
+  kToolsCall,
+  kResourcesList,
+  kResourcesRead,
+  kPromptsList,
+  kPromptsGet,
+  kNotification,
+  kOther,
+  kCount,
+};
+MethodLabel ClassifyMethod(absl::string_view method);
+absl::string_view ToLabel(MethodLabel method);
+
+// Which limit refused work.
+enum class LimitKind { kSessions, kSessionConnections, kTotalConnections, kMessageBytes, kCount };
+absl::string_view ToLabel(LimitKind limit);
+
+// Malformed input, by where it was found.
+enum class ParseErrorKind { kCallerJson, kUpstreamJson, kUpstreamSse, kCount };
+absl::string_view ToLabel(ParseErrorKind kind);
+
+class ShadowcatMetrics {
+ public:
+  ShadowcatMetrics();
+  ShadowcatMetrics(const ShadowcatMetrics&) = delete;
+  ShadowcatMetrics& operator=(const ShadowcatMetrics&) = delete;
+
+  prometheus::Registry& registry() { return *registry_; }
+  // The Prometheus text exposition of every metric.
+  std::string Serialize() const;
+
+  // Counters.
+  prometheus::Counter& allowlist_denials_total() { return *allowlist_denials_total_; }
+  prometheus::Counter& limit_rejections_total(LimitKind limit) {
+    return *limit_rejections_[static_cast<int>(limit)];
+  }
+  prometheus::Counter& parse_errors_total(ParseErrorKind kind) {
+    return *parse_errors_[static_cast<int>(kind)];
+  }
+  prometheus::Counter& sessions_closed_total() { return *sessions_closed_total_; }
+  prometheus::Counter& sessions_expired_total() { return *sessions_expired_total_; }
+  prometheus::Counter& sessions_open_failed_total() { return *sessions_open_failed_total_; }
+  prometheus::Counter& sessions_opened_total() { return *sessions_opened_total_; }
+  prometheus::Counter& sse_events_total() { return *sse_events_total_; }
+  prometheus::Counter& upstream_bytes_received_total() { return *upstream_bytes_received_total_; }
+  // HTTP status classes: index 1..5 for 1xx..5xx.
+  prometheus::Counter& upstream_http_responses_total(int status);
+  prometheus::Counter& upstream_requests_total(MethodLabel method, RequestOutcome outcome) {
+    return *upstream_requests_[static_cast<int>(method)][static_cast<int>(outcome)];
+  }
+
+  // Gauges.
+  prometheus::Gauge& grpc_streams_active() { return *grpc_streams_active_; }
+  prometheus::Gauge& sessions_active() { return *sessions_active_; }
+  prometheus::Gauge& upstream_requests_active() { return *upstream_requests_active_; }
+
+  // Histograms.
+  prometheus::Histogram& upstream_request_duration_seconds() {
+    return *upstream_request_duration_seconds_;
+  }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+
+  prometheus::Counter* allowlist_denials_total_;
+  std::array<prometheus::Counter*, static_cast<int>(LimitKind::kCount)> limit_rejections_;
+  std::array<prometheus::Counter*, static_cast<int>(ParseErrorKind::kCount)> parse_errors_;
+  prometheus::Counter* sessions_closed_total_;
+  prometheus::Counter* sessions_expired_total_;
+  prometheus::Counter* sessions_open_failed_total_;
+  prometheus::Counter* sessions_opened_total_;
+  prometheus::Counter* sse_events_total_;
+  prometheus::Counter* upstream_bytes_received_total_;
+  std::array<prometheus::Counter*, 6> upstream_http_responses_;  // [0] = other
+  std::array<std::array<prometheus::Counter*, static_cast<int>(RequestOutcome::kCount)>,
+             static_cast<int>(MethodLabel::kCount)>
+      upstream_requests_;
+
+  prometheus::Gauge* grpc_streams_active_;
+  prometheus::Gauge* sessions_active_;
+  prometheus::Gauge* upstream_requests_active_;
+
+  prometheus::Histogram* upstream_request_duration_seconds_;
+};
+
+}  // namespace shadowcat
+
+#endif  // SHADOWCAT_CORE_METRICS_SHADOWCAT_METRICS_H_

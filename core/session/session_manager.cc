@@ -1,0 +1,254 @@
+#include "core/session/session_manager.h"
+
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "core/common/log.h"
+#include "core/common/status_macros.h"
+#include "core/http/header_policy.h"
+#include "core/jsonrpc/json_scan.h"
+#include "core/session/protocol_version.h"
+
+namespace shadowcat {
+namespace {
+
+constexpr absl::string_view kShadowcatVersion = "0.1.0";
+// The sweep runs this often, or at the idle timeout if that is shorter.
+constexpr absl::Duration kSweepInterval = absl::Seconds(30);
+
+// 128 random bits: handles are unguessable, so one backend cannot reach another's session.
+std::string NewSessionHandle() {
+  absl::BitGen gen;
+  uint64_t hi = absl::Uniform<uint64_t>(gen), lo = absl::Uniform<uint64_t>(gen);
+  return absl::StrCat(absl::Hex(hi, absl::kZeroPad16), absl::Hex(lo, absl::kZeroPad16));
+}
+
+absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
+  std::string name = params.client_name.empty() ? "shadowcat" : params.client_name;
+  std::string version =
+      params.client_version.empty() ? std::string(kShadowcatVersion) : params.client_version;
+  for (const std::string* field : {&name, &version, &params.client_title}) {
+    if (!IsValidUtf8(*field)) return absl::InvalidArgumentError("client_info is not UTF-8");
+  }
+  std::string json = absl::StrCat("{\"name\":", QuoteJsonString(name),
+                                  ",\"version\":", QuoteJsonString(version));
+  if (!params.client_title.empty()) {
+    absl::StrAppend(&json, ",\"title\":", QuoteJsonString(params.client_title));
+  }
+  json.push_back('}');
+  return json;
+}
+
+}  // namespace
+
+SessionManager::SessionManager(const Config& config, boost::asio::io_context& ioc,
+                               HttpClient& http, ShadowcatMetrics& metrics,
+                               UpstreamAllowlist allowlist)
+    : config_(config),
+      ioc_(ioc),
+      http_(http),
+      metrics_(metrics),
+      allowlist_(std::move(allowlist)),
+      global_budget_(std::make_shared<ConnectionBudget>(config.max_connections_total)),
+      sweep_timer_(ioc) {}
+
+SessionManager::~SessionManager() { sweep_timer_.cancel(); }
+
+void SessionManager::Open(OpenParams params,
+                          absl::AnyInvocable<void(absl::StatusOr<OpenResult>)> done) {
+  auto prepared = [&]() -> absl::StatusOr<SessionParams> {
+    SessionParams sp;
+    absl::StatusOr<Url> url = ParseUrl(params.upstream_url);
+    if (!url.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upstream_url: ", url.status().message()));
+    }
+    if (absl::Status allowed = allowlist_.Check(*url); !allowed.ok()) {
+      metrics_.allowlist_denials_total().Increment();
+      return allowed;
+    }
+    sp.url = *std::move(url);
+    for (auto& [name, value] : params.headers) {
+      SC_RETURN_IF_ERROR(CheckCallerHeader(name, value));
+      sp.extra_headers.emplace_back(name, value);
+    }
+    sp.offered_version = params.protocol_version.empty()
+                             ? std::string(kLatestProtocolVersion)
+                             : params.protocol_version;
+    SC_RETURN_IF_ERROR(CheckOfferedVersion(sp.offered_version));
+    SC_ASSIGN_OR_RETURN(sp.client_info_raw, ClientInfoJson(params));
+    sp.capabilities_raw = params.capabilities_json.empty() ? "{}" : params.capabilities_json;
+    absl::StatusOr<std::vector<JsonMember>> caps = ScanObject(sp.capabilities_raw);
+    if (!caps.ok()) {
+      metrics_.parse_errors_total(ParseErrorKind::kCallerJson).Increment();
+      return absl::InvalidArgumentError(
+          absl::StrCat("capabilities_json: ", caps.status().message()));
+    }
+    sp.request_timeout = params.request_timeout > absl::ZeroDuration()
+                             ? params.request_timeout
+                             : config_.request_timeout;
+    return sp;
+  }();
+  if (!prepared.ok()) {
+    metrics_.sessions_open_failed_total().Increment();
+    done(prepared.status());
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_) {
+      metrics_.sessions_open_failed_total().Increment();
+      done(absl::UnavailableError("shadowcat is shutting down"));
+      return;
+    }
+    if (sessions_.size() + opening_ >= config_.max_sessions) {
+      metrics_.limit_rejections_total(LimitKind::kSessions).Increment();
+      metrics_.sessions_open_failed_total().Increment();
+      done(absl::ResourceExhaustedError(
+          absl::StrCat("the sidecar has ", config_.max_sessions, " sessions (--max_sessions)")));
+      return;
+    }
+    ++opening_;
+  }
+  auto session = std::make_shared<Session>(
+      NewSessionHandle(), *std::move(prepared),
+      Session::Deps{ioc_, http_, metrics_, global_budget_, config_});
+  session->Initialize([this, session, done = std::move(done)](
+                          absl::StatusOr<InitializeResult> init) mutable {
+    bool rejected = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --opening_;
+      if (init.ok() && draining_) {
+        rejected = true;
+      } else if (init.ok()) {
+        sessions_.emplace(session->id(), session);
+      }
+    }
+    if (rejected) {
+      session->Close([](bool) {});
+      init = absl::UnavailableError("shadowcat is shutting down");
+    }
+    if (!init.ok()) {
+      metrics_.sessions_open_failed_total().Increment();
+      done(init.status());
+      return;
+    }
+    metrics_.sessions_opened_total().Increment();
+    metrics_.sessions_active().Increment();
+    SC_LOG(kInfo, "session opened: upstream ", session->Snapshot().upstream_url, " version ",
+           init->protocol_version);
+    done(OpenResult{session->id(), *std::move(init)});
+  });
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Find(const std::string& session_id) {
+  std::shared_ptr<Session> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return absl::NotFoundError("unknown session");
+    session = it->second;
+  }
+  if (!session->Snapshot().open) {
+    // It expired upstream (HTTP 404); drop it now that someone noticed.
+    Remove(session_id, /*expired=*/true);
+    return absl::NotFoundError("session expired: the upstream no longer knows it");
+  }
+  return session;
+}
+
+void SessionManager::Remove(const std::string& session_id, bool expired) {
+  std::shared_ptr<Session> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return;
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  metrics_.sessions_active().Decrement();
+  (expired ? metrics_.sessions_expired_total() : metrics_.sessions_closed_total()).Increment();
+}
+
+void SessionManager::Close(const std::string& session_id,
+                           absl::AnyInvocable<void(absl::StatusOr<bool>)> done) {
+  std::shared_ptr<Session> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(session_id);
+    if (it != sessions_.end()) session = it->second;
+  }
+  if (session == nullptr) {
+    done(absl::NotFoundError("unknown session"));
+    return;
+  }
+  Remove(session_id, /*expired=*/false);
+  session->Close([done = std::move(done)](bool deleted) mutable { done(deleted); });
+}
+
+std::vector<SessionSnapshot> SessionManager::List() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, session] : sessions_) sessions.push_back(session);
+  }
+  std::vector<SessionSnapshot> out;
+  out.reserve(sessions.size());
+  for (auto& session : sessions) out.push_back(session->Snapshot());
+  return out;
+}
+
+size_t SessionManager::size() {
+  absl::MutexLock lock(&mu_);
+  return sessions_.size();
+}
+
+void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    for (auto& [id, session] : sessions_) ids.push_back(id);
+  }
+  sweep_timer_.cancel();
+  auto remaining = std::make_shared<std::atomic<size_t>>(ids.size() + 1);
+  auto shared_done = std::make_shared<absl::AnyInvocable<void()>>(std::move(done));
+  auto one_done = [remaining, shared_done]() {
+    if (remaining->fetch_sub(1) == 1) (*shared_done)();
+  };
+  for (const std::string& id : ids) {
+    Close(id, [one_done](absl::StatusOr<bool>) { one_done(); });
+  }
+  one_done();
+}
+
+void SessionManager::StartIdleSweep() {
+  sweep_timer_.expires_after(
+      absl::ToChronoMilliseconds(std::min(kSweepInterval, config_.idle_session_timeout)));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    Sweep();
+    StartIdleSweep();
+  });
+}
+
+void SessionManager::Sweep() {
+  const absl::Time cutoff = absl::Now() - config_.idle_session_timeout;
+  std::vector<std::shared_ptr<Session>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, session] : sessions_) {
+      if (session->last_used() < cutoff) idle.push_back(session);
+    }
+  }
+  for (auto& session : idle) {
+    SC_LOG(kInfo, "closing idle session");
+    Remove(session->id(), /*expired=*/true);
+    session->Close([](bool) {});
+  }
+}
+
+}  // namespace shadowcat

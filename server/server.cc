@@ -1,0 +1,119 @@
+#include "server/server.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "core/common/log.h"
+#include "core/common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace shadowcat {
+namespace {
+
+// Splits "host:port" (IPv6 as "[::1]:port") for the admin listener.
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin_listen \"", address, "\" is not host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+Server::Server(Config config)
+    : config_(std::move(config)), work_(boost::asio::make_work_guard(ioc_)) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config, ServerOptions options) {
+  SC_RETURN_IF_ERROR(ValidateConfig(config));
+  std::unique_ptr<Server> server(new Server(std::move(config)));
+  const Config& cfg = server->config_;
+
+  int threads = cfg.io_threads > 0 ? cfg.io_threads
+                                   : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < threads; ++i) {
+    server->threads_.emplace_back([s = server.get()] { s->ioc_.run(); });
+  }
+
+  HttpClientOptions http_options;
+  http_options.connect_timeout = cfg.connect_timeout;
+  http_options.read_timeout = cfg.read_timeout;
+  http_options.read_buffer_bytes = cfg.read_buffer_bytes;
+  server->http_ = std::make_unique<HttpClient>(server->ioc_, http_options);
+
+  std::vector<std::string> allowed = cfg.allowed_upstreams;
+  if (options.demo_upstream) {
+    SC_ASSIGN_OR_RETURN(server->demo_, DemoUpstream::Start(server->ioc_, "127.0.0.1", options.demo_port));
+    allowed.push_back(server->demo_->url());
+  }
+  SC_ASSIGN_OR_RETURN(UpstreamAllowlist allowlist, UpstreamAllowlist::Create(allowed));
+  if (allowlist.empty()) {
+    SC_LOG(kWarning, "no upstream is allowed (--allowed_upstreams is empty): every "
+                     "OpenSession will fail with PERMISSION_DENIED");
+  }
+  server->sessions_ = std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
+                                                       server->metrics_, std::move(allowlist));
+  server->sessions_->StartIdleSweep();
+  server->service_ = std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(cfg.grpc_listen, grpc::InsecureServerCredentials(),
+                           &server->grpc_port_);
+  builder.RegisterService(server->service_.get());
+  server->grpc_ = builder.BuildAndStart();
+  if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", cfg.grpc_listen));
+  }
+
+  SC_ASSIGN_OR_RETURN(auto admin_address, SplitHostPort(cfg.admin_listen));
+  SC_ASSIGN_OR_RETURN(server->admin_,
+                      HttpServer::Start(server->ioc_, admin_address.first, admin_address.second,
+                                        MakeAdminHandler(server->metrics_, server->ready_)));
+  server->ready_.store(true, std::memory_order_release);
+  return server;
+}
+
+void Server::Drain(absl::Duration grace) {
+  if (drained_) return;
+  drained_ = true;
+  ready_.store(false, std::memory_order_release);
+  if (grpc_) {
+    grpc_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  absl::Notification closed;
+  sessions_->CloseAll([&closed] { closed.Notify(); });
+  // Each close is bounded by close_timeout; wait a little beyond that at most.
+  closed.WaitForNotificationWithTimeout(config_.close_timeout + absl::Seconds(1));
+  if (grpc_) {
+    grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  }
+}
+
+Server::~Server() {
+  ready_.store(false);
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now());
+  if (admin_) admin_->Stop();
+  if (demo_) demo_->Stop();
+  if (http_) http_->Shutdown();
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  // Members are destroyed in reverse order: the gRPC server before the service and the
+  // session manager it calls, the io_context (with any handlers left) after them.
+}
+
+}  // namespace shadowcat

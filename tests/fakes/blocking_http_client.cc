@@ -1,0 +1,127 @@
+#include "tests/fakes/blocking_http_client.h"
+
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/address_v4.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "boost/beast/http/write.hpp"
+
+namespace shadowcat {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+constexpr uint64_t kMaxBodyBytes = 64 << 20;
+
+absl::Status FailedStep(absl::string_view step, const beast::error_code& ec) {
+  if (ec == beast::error::timeout) {
+    return absl::DeadlineExceededError(absl::StrCat("timed out while ", step));
+  }
+  return absl::UnavailableError(absl::StrCat(step, " failed: ", ec.message()));
+}
+
+}  // namespace
+
+std::string TestHttpResponse::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
+                                                     absl::string_view method,
+                                                     absl::string_view target,
+                                                     const HttpHeaders& headers,
+                                                     absl::string_view body,
+                                                     absl::Duration timeout) {
+  http::request<http::string_body> request;
+  request.version(11);
+  request.method_string(beast::string_view(method.data(), method.size()));
+  request.target(beast::string_view(target.data(), target.size()));
+  request.set(http::field::host, absl::StrCat("127.0.0.1:", port));
+  for (const auto& [name, value] : headers) request.insert(name, value);
+  request.body() = std::string(body);
+  request.prepare_payload();
+
+  // Asynchronous operations driven to completion here, because only they honour
+  // the tcp_stream deadline.
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxBodyBytes);
+  absl::Status status;
+  bool head_read = false;
+  beast::error_code body_ec;
+
+  stream.expires_after(absl::ToChronoNanoseconds(timeout));
+  stream.async_connect(
+      tcp::endpoint(boost::asio::ip::address_v4::loopback(), port),
+      [&](beast::error_code ec) {
+        if (ec) {
+          status = FailedStep("connecting", ec);
+          return;
+        }
+        http::async_write(stream, request, [&](beast::error_code ec, size_t) {
+          if (ec) {
+            status = FailedStep("sending the request", ec);
+            return;
+          }
+          http::async_read_header(
+              stream, buffer, parser, [&](beast::error_code ec, size_t) {
+                if (ec) {
+                  status = FailedStep("reading the response head", ec);
+                  return;
+                }
+                head_read = true;
+                http::async_read(
+                    stream, buffer, parser,
+                    [&](beast::error_code ec, size_t) { body_ec = ec; });
+              });
+        });
+      });
+  ioc.run();
+  if (!status.ok()) return status;
+  if (!head_read) return absl::InternalError("no response head and no error");
+
+  TestHttpResponse response;
+  const http::response<http::string_body>& message = parser.get();
+  response.status = message.result_int();
+  for (const auto& field : message) {
+    response.headers.emplace_back(std::string(field.name_string()),
+                                  std::string(field.value()));
+  }
+  response.body = message.body();
+  response.complete = !body_ec;
+  return response;
+}
+
+std::vector<std::string> SseEventData(absl::string_view body) {
+  std::vector<std::string> events;
+  for (absl::string_view block :
+       absl::StrSplit(body, "\n\n", absl::SkipWhitespace())) {
+    std::vector<absl::string_view> data;
+    for (absl::string_view line : absl::StrSplit(block, '\n')) {
+      if (!absl::ConsumePrefix(&line, "data:")) continue;
+      absl::ConsumePrefix(&line, " ");
+      data.push_back(line);
+    }
+    if (!data.empty()) events.push_back(absl::StrJoin(data, "\n"));
+  }
+  return events;
+}
+
+}  // namespace shadowcat

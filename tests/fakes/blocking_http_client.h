@@ -1,0 +1,47 @@
+#ifndef SHADOWCAT_TESTS_FAKES_BLOCKING_HTTP_CLIENT_H_
+#define SHADOWCAT_TESTS_FAKES_BLOCKING_HTTP_CLIENT_H_
+
+// A plain blocking HTTP/1.1 client for tests of our own HTTP servers (demo
+// upstream, fake MCP server): one request per fresh connection to 127.0.0.1,
+// with an overall deadline. Being independent of core/http keeps those tests
+// from trusting the client under test.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/http_server.h"
+
+namespace shadowcat {
+
+struct TestHttpResponse {
+  int status = 0;
+  HttpHeaders headers;
+  std::string body;  // de-chunked
+  // False when the connection dropped after the head, before the body ended;
+  // `body` then holds what arrived.
+  bool complete = true;
+  // Case-insensitive lookup of the first header named `name`; empty when
+  // absent.
+  std::string Header(absl::string_view name) const;
+};
+
+// Sends one request to 127.0.0.1:`port` and reads the whole response. Errors:
+// Unavailable when connecting, sending or reading the response head fails,
+// DeadlineExceeded when `timeout` passes before the head arrived.
+absl::StatusOr<TestHttpResponse> SendTestHttpRequest(
+    uint16_t port, absl::string_view method, absl::string_view target,
+    const HttpHeaders& headers, absl::string_view body,
+    absl::Duration timeout = absl::Seconds(10));
+
+// The `data` of each event in an SSE body, in order (multi-line data joined
+// with "\n"). Enough for the bodies our servers write: LF line ends, no
+// comments split across reads.
+std::vector<std::string> SseEventData(absl::string_view body);
+
+}  // namespace shadowcat
+
+#endif  // SHADOWCAT_TESTS_FAKES_BLOCKING_HTTP_CLIENT_H_

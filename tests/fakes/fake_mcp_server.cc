@@ -1,0 +1,300 @@
+#include "tests/fakes/fake_mcp_server.h"
+
+#include <utility>
+#include <variant>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/json/value.hpp"
+#include "server/mcp_wire.h"
+
+namespace shadowcat {
+namespace {
+
+// One request on its way to an answer: what arrived, and the script that shapes
+// the reply.
+struct Exchange {
+  std::string http_method;
+  std::variant<McpMessage, JsonRpcError> parsed;  // meaningful for POST only
+  std::optional<ScriptedReply> script;
+  std::shared_ptr<HttpResponseWriter> writer;
+
+  const McpMessage* message() const {
+    return http_method == "POST" ? std::get_if<McpMessage>(&parsed) : nullptr;
+  }
+  bool IsRpcRequest() const {
+    return message() != nullptr && message()->kind == JsonRpcKind::kRequest;
+  }
+};
+
+// The unscripted answer: a status and, for requests, the JSON-RPC response.
+struct Answer {
+  int status = 200;
+  std::optional<std::string> message;
+};
+
+bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+Answer DefaultAnswer(const FakeMcpServerOptions& options,
+                     const Exchange& exchange) {
+  if (exchange.http_method == "DELETE") return {200, std::nullopt};
+  if (exchange.http_method != "POST") return {405, std::nullopt};
+  if (const JsonRpcError* error = std::get_if<JsonRpcError>(&exchange.parsed)) {
+    return {400, JsonRpcErrorJson(nullptr, error->code, error->message)};
+  }
+  const McpMessage& message = *exchange.message();
+  if (message.kind != JsonRpcKind::kRequest) return {202, std::nullopt};
+  if (message.method == "initialize") {
+    std::string version = options.force_version;
+    if (version.empty()) {
+      const boost::json::value* requested =
+          message.params.if_contains("protocolVersion");
+      version = NegotiateMcpProtocolVersion(
+          requested != nullptr && requested->is_string()
+              ? requested->get_string().c_str()
+              : "");
+    }
+    return {200, JsonRpcResultJson(message.id, McpInitializeResult(
+                                                   version, {"fake-mcp-server",
+                                                             "0.0.0", ""}))};
+  }
+  const McpTool echo = McpEchoTool();
+  return {200,
+          JsonRpcReplyJson(message.id, AnswerMcpRequest(message, {&echo, 1}))};
+}
+
+// Applies `script` on top of the default answer.
+Answer ScriptedAnswer(const Exchange& exchange, const ScriptedReply& script,
+                      Answer answer) {
+  answer.status = script.status;
+  const McpMessage* message = exchange.message();
+  const boost::json::value id =
+      message != nullptr ? message->id : boost::json::value();
+  if (script.error_json) {
+    answer.message = JsonRpcRawErrorJson(id, *script.error_json);
+  } else if (script.result_json) {
+    answer.message = JsonRpcRawResultJson(id, *script.result_json);
+  } else if (!IsSuccess(answer.status)) {
+    answer.message.reset();
+  }
+  if (answer.status == 202 || answer.status == 204) answer.message.reset();
+  return answer;
+}
+
+// Writes `chunks` in order, then aborts the connection once the last one
+// reached the socket, so the peer sees everything up to the drop.
+void WriteThenAbort(std::shared_ptr<HttpResponseWriter> writer,
+                    std::vector<std::string> chunks) {
+  if (chunks.empty()) {
+    writer->Abort();
+    return;
+  }
+  std::string last = std::move(chunks.back());
+  chunks.pop_back();
+  for (std::string& chunk : chunks) writer->WriteChunk(std::move(chunk));
+  writer->WriteChunk(std::move(last), [writer](bool) { writer->Abort(); });
+}
+
+void Respond(const FakeMcpServerOptions& options, const Exchange& exchange) {
+  Answer answer = DefaultAnswer(options, exchange);
+  const ScriptedReply script =
+      exchange.script.has_value() ? *exchange.script : ScriptedReply{};
+  if (exchange.script.has_value())
+    answer = ScriptedAnswer(exchange, script, answer);
+
+  // Unscripted, only answers to requests follow sse_by_default: 202s and
+  // refusals stay plain.
+  const bool sse = script.sse.value_or(
+      options.sse_by_default && exchange.IsRpcRequest() &&
+      IsSuccess(answer.status) && answer.message.has_value());
+  HttpHeaders headers;
+  std::string content_type = script.content_type;
+  if (content_type.empty() && (sse || answer.message || script.raw_body)) {
+    content_type = sse ? "text/event-stream" : "application/json";
+  }
+  if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+  if (sse) headers.emplace_back("Cache-Control", "no-cache");
+  if (answer.status == 405) headers.emplace_back("Allow", "POST, DELETE");
+  const McpMessage* message = exchange.message();
+  if (message != nullptr && message->method == "initialize" &&
+      IsSuccess(answer.status) && !options.session_id.empty()) {
+    headers.emplace_back(std::string(kMcpSessionIdHeader), options.session_id);
+  }
+  headers.insert(headers.end(), script.extra_headers.begin(),
+                 script.extra_headers.end());
+
+  HttpResponseWriter& writer = *exchange.writer;
+  std::vector<std::string> events;
+  if (sse) {
+    for (const std::string& before : script.messages_before) {
+      events.push_back(SseMessageEvent(before));
+    }
+  }
+  if (script.abort_after_head) {
+    writer.StartStream(answer.status, std::move(headers));
+    WriteThenAbort(
+        exchange.writer,
+        script.raw_body ? std::vector<std::string>{*script.raw_body} : events);
+    return;
+  }
+  if (script.raw_body) {
+    writer.SendFull(answer.status, std::move(headers), *script.raw_body);
+  } else if (sse) {
+    if (answer.message) events.push_back(SseMessageEvent(*answer.message));
+    writer.StartStream(answer.status, std::move(headers));
+    for (std::string& event : events) writer.WriteChunk(std::move(event));
+    writer.EndStream();
+  } else {
+    writer.SendFull(answer.status, std::move(headers),
+                    answer.message.value_or(""));
+  }
+}
+
+}  // namespace
+
+std::string RecordedRequest::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<FakeMcpServer>> FakeMcpServer::Start(
+    FakeMcpServerOptions options) {
+  // WrapUnique: the constructor is private, so make_unique cannot reach it.
+  std::unique_ptr<FakeMcpServer> fake =
+      absl::WrapUnique(new FakeMcpServer(std::move(options)));
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      fake->ioc_, "127.0.0.1", 0,
+      [raw = fake.get()](HttpServerRequest request,
+                         std::shared_ptr<HttpResponseWriter> writer) {
+        raw->Handle(std::move(request), std::move(writer));
+      });
+  if (!server.ok()) return server.status();
+  fake->server_ = *std::move(server);
+  fake->thread_ = std::thread([raw = fake.get()] { raw->ioc_.run(); });
+  return fake;
+}
+
+FakeMcpServer::FakeMcpServer(FakeMcpServerOptions options)
+    : options_(std::move(options)), work_(boost::asio::make_work_guard(ioc_)) {}
+
+FakeMcpServer::~FakeMcpServer() {
+  if (server_ != nullptr) server_->Stop();
+  work_.reset();
+  ioc_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+uint16_t FakeMcpServer::port() const { return server_->port(); }
+
+std::string FakeMcpServer::url() const {
+  return absl::StrCat("http://127.0.0.1:", port(), "/mcp");
+}
+
+void FakeMcpServer::ScriptReply(absl::string_view rpc_method,
+                                ScriptedReply reply) {
+  absl::MutexLock lock(&mu_);
+  scripts_[rpc_method].push_back(std::move(reply));
+}
+
+std::vector<RecordedRequest> FakeMcpServer::requests() const {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+testing::AssertionResult FakeMcpServer::WaitForRequestCount(
+    size_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return requests_.size() >= n;
+  };
+  if (mu_.AwaitWithTimeout(absl::Condition(&enough), timeout)) {
+    return testing::AssertionSuccess();
+  }
+  return testing::AssertionFailure() << "waited " << timeout << " for " << n
+                                     << " requests; got " << DescribeRequests();
+}
+
+testing::AssertionResult FakeMcpServer::WaitForRpc(
+    absl::string_view rpc_method_or_http_method, RecordedRequest* out,
+    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  size_t found = 0;
+  auto match = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (size_t i = 0; i < requests_.size(); ++i) {
+      const RecordedRequest& request = requests_[i];
+      if (!claimed_[i] && (request.rpc_method == rpc_method_or_http_method ||
+                           request.http_method == rpc_method_or_http_method)) {
+        found = i;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&match), timeout)) {
+    return testing::AssertionFailure()
+           << "waited " << timeout << " for " << rpc_method_or_http_method
+           << "; got " << DescribeRequests();
+  }
+  claimed_[found] = true;
+  if (out != nullptr) *out = requests_[found];
+  return testing::AssertionSuccess();
+}
+
+std::string FakeMcpServer::DescribeRequests() const {
+  if (requests_.empty()) return "no requests";
+  return absl::StrJoin(requests_, ", ",
+                       [](std::string* out, const RecordedRequest& request) {
+                         absl::StrAppend(out, request.http_method,
+                                         request.rpc_method.empty() ? "" : " ",
+                                         request.rpc_method);
+                       });
+}
+
+void FakeMcpServer::Handle(HttpServerRequest request,
+                           std::shared_ptr<HttpResponseWriter> writer) {
+  Exchange exchange;
+  exchange.http_method = request.method;
+  exchange.writer = std::move(writer);
+  RecordedRequest record{request.method, request.target,
+                         std::move(request.body), "",
+                         std::move(request.headers)};
+  if (exchange.http_method == "POST") {
+    exchange.parsed = ParseMcpMessage(record.body);
+    if (const McpMessage* message = exchange.message())
+      record.rpc_method = message->method;
+  }
+  const std::string& key =
+      exchange.http_method == "POST" ? record.rpc_method : exchange.http_method;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = scripts_.find(key);
+    if (it != scripts_.end() && !it->second.empty()) {
+      exchange.script = std::move(it->second.front());
+      it->second.pop_front();
+    }
+    requests_.push_back(std::move(record));
+    claimed_.push_back(false);
+  }
+
+  const absl::Duration delay = exchange.script.has_value()
+                                   ? exchange.script->delay
+                                   : absl::ZeroDuration();
+  if (delay <= absl::ZeroDuration()) {
+    Respond(options_, exchange);
+    return;
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      ioc_, absl::ToChronoNanoseconds(delay));
+  timer->async_wait([this, timer, exchange = std::move(exchange)](
+                        boost::system::error_code ec) {
+    if (!ec) Respond(options_, exchange);
+  });
+}
+
+}  // namespace shadowcat

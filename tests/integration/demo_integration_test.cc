@@ -1,0 +1,94 @@
+// The README's first experience: Shadowcat with its built-in demo upstream, driven through
+// the gRPC API exactly as the CLI does.
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_env.h"
+
+namespace shadowcat {
+namespace {
+
+using ::testing::HasSubstr;
+
+class DemoIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.demo_upstream = true;
+    shadowcat_ = StartShadowcat({}, {}, options);
+    ASSERT_NE(shadowcat_.server, nullptr);
+    v1::OpenSessionRequest request;
+    request.set_upstream_url(shadowcat_.server->demo_upstream_url());
+    v1::OpenSessionResponse response;
+    grpc::Status status = shadowcat_.stub->OpenSession(Ctx().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.protocol_version(), "2025-11-25");
+    EXPECT_THAT(response.server_info_json(), HasSubstr("shadowcat-demo"));
+    session_ = response.session_id();
+  }
+
+  grpc::Status Call(const std::string& method, const std::string& params,
+                    v1::CallResponse* response) {
+    v1::CallRequest request;
+    request.set_session_id(session_);
+    request.set_method(method);
+    request.set_params_json(params);
+    return shadowcat_.stub->Call(Ctx().get(), request, response);
+  }
+
+  TestShadowcat shadowcat_;
+  std::string session_;
+};
+
+TEST_F(DemoIntegrationTest, ListsAndCallsTools) {
+  v1::CallResponse tools;
+  ASSERT_TRUE(Call("tools/list", "", &tools).ok());
+  for (const char* name : {"\"echo\"", "\"add\"", "\"slow\""}) {
+    EXPECT_THAT(tools.result_json(), HasSubstr(name));
+  }
+  v1::CallResponse echo;
+  ASSERT_TRUE(Call("tools/call", R"({"name":"echo","arguments":{"text":"héllo"}})", &echo).ok());
+  EXPECT_THAT(echo.result_json(), HasSubstr("héllo"));
+  v1::CallResponse add;
+  ASSERT_TRUE(Call("tools/call", R"({"name":"add","arguments":{"a":2,"b":40}})", &add).ok());
+  EXPECT_THAT(add.result_json(), HasSubstr("42"));
+  v1::CallResponse unknown;
+  ASSERT_TRUE(Call("tools/call", R"({"name":"nope","arguments":{}})", &unknown).ok());
+  EXPECT_EQ(unknown.error().code(), -32602);
+}
+
+TEST_F(DemoIntegrationTest, SlowToolStreamsProgressThenResult) {
+  v1::CallRequest request;
+  request.set_session_id(session_);
+  request.set_method("tools/call");
+  request.set_params_json(
+      R"({"name":"slow","arguments":{"steps":3,"delay_ms":20},"_meta":{"progressToken":"t1"}})");
+  auto context = Ctx();
+  auto reader = shadowcat_.stub->CallStream(context.get(), request);
+  std::vector<v1::CallStreamEvent> events;
+  v1::CallStreamEvent event;
+  while (reader->Read(&event)) events.push_back(event);
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(events.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(events[i].message().method(), "notifications/progress");
+    EXPECT_THAT(events[i].message().message_json(), HasSubstr("\"t1\""));
+  }
+  EXPECT_TRUE(events[3].has_response());
+  EXPECT_FALSE(events[3].response().result_json().empty());
+}
+
+TEST_F(DemoIntegrationTest, CloseDeletesTheUpstreamSession) {
+  v1::CloseSessionRequest close;
+  close.set_session_id(session_);
+  v1::CloseSessionResponse closed;
+  ASSERT_TRUE(shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).ok());
+  EXPECT_TRUE(closed.upstream_deleted());
+  EXPECT_EQ(shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace shadowcat
