@@ -169,7 +169,7 @@ void SseParser::ProcessLine(absl::string_view line, EventCallback on_event) {
   if (colon != absl::string_view::npos) {
     field = line.substr(0, colon);
     value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   // Dispatching on length first keeps the common `data` line to one 4-byte
   // compare.

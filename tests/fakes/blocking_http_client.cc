@@ -109,6 +109,13 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
   return response;
 }
 
+absl::StatusOr<TestHttpResponse> PostMcp(uint16_t port, absl::string_view body,
+                                         HttpHeaders headers) {
+  headers.emplace_back("Content-Type", "application/json");
+  headers.emplace_back("Accept", "application/json, text/event-stream");
+  return SendTestHttpRequest(port, "POST", "/mcp", headers, body);
+}
+
 std::vector<std::string> SseEventData(absl::string_view body) {
   std::vector<std::string> events;
   for (absl::string_view block :

@@ -37,6 +37,11 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(
     const HttpHeaders& headers, absl::string_view body,
     absl::Duration timeout = absl::Seconds(10));
 
+// POSTs `body` to /mcp as an MCP client would (Content-Type application/json,
+// Accept application/json and text/event-stream), plus `headers`.
+absl::StatusOr<TestHttpResponse> PostMcp(uint16_t port, absl::string_view body,
+                                         HttpHeaders headers = {});
+
 // The `data` of each event in an SSE body, in order (multi-line data joined
 // with "\n"). Enough for the bodies our servers write: LF line ends, no
 // comments split across reads.

@@ -218,7 +218,7 @@ absl::Status ChildProcess::Signal(int signal) {
 
 absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
   absl::MutexLock lock(&wait_mu_);
-  if (!ReapWithin(timeout)) {
+  if (!ReapWithinLocked(timeout)) {
     return absl::DeadlineExceededError(
         absl::StrCat("child ", pid_, " still running after ",
                      absl::FormatDuration(timeout)));
@@ -230,14 +230,14 @@ int ChildProcess::Stop() {
   absl::MutexLock lock(&wait_mu_);
   if (wait_status_.has_value()) return *wait_status_;
   kill(pid_, SIGTERM);
-  if (!ReapWithin(options_.term_grace)) {
+  if (!ReapWithinLocked(options_.term_grace)) {
     kill(pid_, SIGKILL);
-    ReapWithin(absl::InfiniteDuration());
+    ReapWithinLocked(absl::InfiniteDuration());
   }
   return *wait_status_;
 }
 
-bool ChildProcess::ReapWithin(absl::Duration timeout) {
+bool ChildProcess::ReapWithinLocked(absl::Duration timeout) {
   if (wait_status_.has_value()) return true;
   if (!AwaitExit(pid_, timeout)) return false;
   int status = 0;

@@ -89,7 +89,7 @@ class ChildProcess {
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void AddLine(std::string line) ABSL_LOCKS_EXCLUDED(mu_);
   // Reaps the child if it exited within `timeout`. Requires wait_mu_.
-  bool ReapWithin(absl::Duration timeout)
+  bool ReapWithinLocked(absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(wait_mu_);
 
   const pid_t pid_;

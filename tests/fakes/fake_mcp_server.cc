@@ -216,8 +216,9 @@ testing::AssertionResult FakeMcpServer::WaitForRequestCount(
   if (mu_.AwaitWithTimeout(absl::Condition(&enough), timeout)) {
     return testing::AssertionSuccess();
   }
-  return testing::AssertionFailure() << "waited " << timeout << " for " << n
-                                     << " requests; got " << DescribeRequests();
+  return testing::AssertionFailure()
+         << "waited " << timeout << " for " << n << " requests; got "
+         << DescribeRequestsLocked();
 }
 
 testing::AssertionResult FakeMcpServer::WaitForRpc(
@@ -239,14 +240,14 @@ testing::AssertionResult FakeMcpServer::WaitForRpc(
   if (!mu_.AwaitWithTimeout(absl::Condition(&match), timeout)) {
     return testing::AssertionFailure()
            << "waited " << timeout << " for " << rpc_method_or_http_method
-           << "; got " << DescribeRequests();
+           << "; got " << DescribeRequestsLocked();
   }
   claimed_[found] = true;
   if (out != nullptr) *out = requests_[found];
   return testing::AssertionSuccess();
 }
 
-std::string FakeMcpServer::DescribeRequests() const {
+std::string FakeMcpServer::DescribeRequestsLocked() const {
   if (requests_.empty()) return "no requests";
   return absl::StrJoin(requests_, ", ",
                        [](std::string* out, const RecordedRequest& request) {

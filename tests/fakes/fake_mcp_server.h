@@ -142,7 +142,7 @@ class FakeMcpServer {
               std::shared_ptr<HttpResponseWriter> writer)
       ABSL_LOCKS_EXCLUDED(mu_);
   // "initialize, notifications/initialized, GET", for failure messages.
-  std::string DescribeRequests() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string DescribeRequestsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FakeMcpServerOptions options_;
   boost::asio::io_context ioc_;

@@ -1,0 +1,27 @@
+#include "core/session/protocol_version.h"
+
+#include "gtest/gtest.h"
+
+namespace shadowcat {
+namespace {
+
+TEST(ProtocolVersionTest, VN01_OffersTheNewestSessionEraVersion) {
+  EXPECT_EQ(kLatestProtocolVersion, "2025-11-25");
+  EXPECT_TRUE(CheckOfferedVersion(kLatestProtocolVersion).ok());
+}
+
+TEST(ProtocolVersionTest, VN02_AcceptsEverySessionEraVersion) {
+  for (const char* v : {"2025-11-25", "2025-06-18", "2025-03-26"}) {
+    EXPECT_TRUE(CheckNegotiatedVersion(v).ok()) << v;
+  }
+}
+
+TEST(ProtocolVersionTest, VN03_RefusesOthersAsFailedPrecondition) {
+  for (const char* v : {"2024-11-05", "2099-01-01", "", "2025-11-25 "}) {
+    EXPECT_EQ(CheckNegotiatedVersion(v).code(), absl::StatusCode::kFailedPrecondition) << v;
+    EXPECT_EQ(CheckOfferedVersion(v).code(), absl::StatusCode::kInvalidArgument) << v;
+  }
+}
+
+}  // namespace
+}  // namespace shadowcat
