@@ -388,6 +388,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     PendingWrite w = std::move(queue_.front());
     queue_.pop_front();
     if (ec) {
+      // closed() must already be true when the callback learns of the failure.
+      if (response_closed_) response_closed_->store(true);
       if (w.on_written) w.on_written(false);
       CloseNow();
       return;
@@ -441,11 +443,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     watching_ = false;
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
-      ErrorCode avail_ec;
+      // Peek without blocking: readiness can be stale (the edge of bytes the request
+      // read already consumed), so only an actual EOF or error means the peer is gone.
+      char byte;
+      socket_.non_blocking(true, ec);
+      if (!ec) {
+        socket_.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+      }
+      if (ec == asio::error::would_block) {
+        StartWatchingPeer();
+        return;
+      }
       // Bytes waiting are a pipelined request, read once this response ends.
-      if (socket_.available(avail_ec) > 0 && !avail_ec) return;
+      if (!ec) return;
     }
-    // Readable with nothing to read: the peer closed or reset the connection.
+    // EOF, reset or another error: the peer closed the connection.
     CloseNow();
   }
 

@@ -107,7 +107,8 @@ void RpcExchange::OnBody(absl::string_view chunk) {
       return;
     case BodyKind::kError:
       if (body_.size() < kMaxErrorBodyBytes) {
-        body_.append(chunk.substr(0, kMaxErrorBodyBytes - body_.size()));
+        absl::string_view kept = chunk.substr(0, kMaxErrorBodyBytes - body_.size());
+        body_.append(kept.data(), kept.size());
       }
       return;
     case BodyKind::kJson:

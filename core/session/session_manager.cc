@@ -1,5 +1,7 @@
 #include "core/session/session_manager.h"
 
+#include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -29,8 +31,8 @@ absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
   std::string name = params.client_name.empty() ? "shadowcat" : params.client_name;
   std::string version =
       params.client_version.empty() ? std::string(kShadowcatVersion) : params.client_version;
-  for (const std::string* field : {&name, &version, &params.client_title}) {
-    if (!IsValidUtf8(*field)) return absl::InvalidArgumentError("client_info is not UTF-8");
+  for (absl::string_view field : {name, version, params.client_title}) {
+    if (!IsValidUtf8(field)) return absl::InvalidArgumentError("client_info is not UTF-8");
   }
   std::string json = absl::StrCat("{\"name\":", QuoteJsonString(name),
                                   ",\"version\":", QuoteJsonString(version));

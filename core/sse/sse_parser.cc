@@ -15,6 +15,8 @@ constexpr uint8_t kBomSize = 3;
 // which is what makes the line scan fast; a byte loop looking for CR and LF at
 // once is not.
 const char* FindByte(const char* p, const char* end, char c) {
+  // An empty chunk may come with a null pointer, which memchr must not get.
+  if (p == end) return end;
   const void* hit = std::memchr(p, c, static_cast<size_t>(end - p));
   return hit == nullptr ? end : static_cast<const char*>(hit);
 }
@@ -181,8 +183,7 @@ void SseParser::ProcessLine(absl::string_view line, EventCallback on_event) {
       }
       break;
     case 2:
-      if (field == "id" &&
-          std::memchr(value.data(), '\0', value.size()) == nullptr) {
+      if (field == "id" && value.find('\0') == absl::string_view::npos) {
         id_buffer_.assign(value.data(), value.size());
       }
       break;

@@ -15,6 +15,8 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "boost/json/parse.hpp"
+#include "gtest/gtest.h"
 
 namespace shadowcat {
 namespace {
@@ -41,20 +43,16 @@ std::string TestHttpResponse::Header(absl::string_view name) const {
   return "";
 }
 
-absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
-                                                     absl::string_view method,
-                                                     absl::string_view target,
-                                                     const HttpHeaders& headers,
-                                                     absl::string_view body,
-                                                     absl::Duration timeout) {
-  http::request<http::string_body> request;
-  request.version(11);
-  request.method_string(beast::string_view(method.data(), method.size()));
-  request.target(beast::string_view(target.data(), target.size()));
-  request.set(http::field::host, absl::StrCat("127.0.0.1:", port));
-  for (const auto& [name, value] : headers) request.insert(name, value);
-  request.body() = std::string(body);
-  request.prepare_payload();
+absl::StatusOr<TestHttpResponse> SendTestHttpRequest(
+    uint16_t port, const TestHttpRequest& request) {
+  http::request<http::string_body> message;
+  message.version(11);
+  message.method_string(request.method);
+  message.target(request.target);
+  message.set(http::field::host, absl::StrCat("127.0.0.1:", port));
+  for (const auto& [name, value] : request.headers) message.insert(name, value);
+  message.body() = request.body;
+  message.prepare_payload();
 
   // Asynchronous operations driven to completion here, because only they honour
   // the tcp_stream deadline.
@@ -67,7 +65,7 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
   bool head_read = false;
   beast::error_code body_ec;
 
-  stream.expires_after(absl::ToChronoNanoseconds(timeout));
+  stream.expires_after(absl::ToChronoNanoseconds(request.timeout));
   stream.async_connect(
       tcp::endpoint(boost::asio::ip::address_v4::loopback(), port),
       [&](beast::error_code ec) {
@@ -75,7 +73,7 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
           status = FailedStep("connecting", ec);
           return;
         }
-        http::async_write(stream, request, [&](beast::error_code ec, size_t) {
+        http::async_write(stream, message, [&](beast::error_code ec, size_t) {
           if (ec) {
             status = FailedStep("sending the request", ec);
             return;
@@ -87,6 +85,7 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
                   return;
                 }
                 head_read = true;
+                if (request.head_read != nullptr) request.head_read->Notify();
                 http::async_read(
                     stream, buffer, parser,
                     [&](beast::error_code ec, size_t) { body_ec = ec; });
@@ -98,13 +97,13 @@ absl::StatusOr<TestHttpResponse> SendTestHttpRequest(uint16_t port,
   if (!head_read) return absl::InternalError("no response head and no error");
 
   TestHttpResponse response;
-  const http::response<http::string_body>& message = parser.get();
-  response.status = message.result_int();
-  for (const auto& field : message) {
+  const http::response<http::string_body>& reply = parser.get();
+  response.status = reply.result_int();
+  for (const auto& field : reply) {
     response.headers.emplace_back(std::string(field.name_string()),
                                   std::string(field.value()));
   }
-  response.body = message.body();
+  response.body = reply.body();
   response.complete = !body_ec;
   return response;
 }
@@ -113,7 +112,24 @@ absl::StatusOr<TestHttpResponse> PostMcp(uint16_t port, absl::string_view body,
                                          HttpHeaders headers) {
   headers.emplace_back("Content-Type", "application/json");
   headers.emplace_back("Accept", "application/json, text/event-stream");
-  return SendTestHttpRequest(port, "POST", "/mcp", headers, body);
+  return SendTestHttpRequest(
+      port, {.headers = std::move(headers), .body = std::string(body)});
+}
+
+TestHttpResponse PostMcpOrFail(uint16_t port, absl::string_view body,
+                               HttpHeaders headers) {
+  absl::StatusOr<TestHttpResponse> response =
+      PostMcp(port, body, std::move(headers));
+  EXPECT_TRUE(response.ok()) << response.status();
+  return response.ok() ? *std::move(response) : TestHttpResponse{};
+}
+
+boost::json::value JsonOrFail(absl::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(
+      boost::json::string_view(text.data(), text.size()), ec);
+  EXPECT_FALSE(ec) << "not JSON: " << text;
+  return ec ? boost::json::value() : value;
 }
 
 std::vector<std::string> SseEventData(absl::string_view body) {

@@ -12,7 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "boost/json/value.hpp"
 #include "server/http_server.h"
 
 namespace shadowcat {
@@ -29,18 +31,37 @@ struct TestHttpResponse {
   std::string Header(absl::string_view name) const;
 };
 
+struct TestHttpRequest {
+  std::string method = "POST";
+  std::string target = "/mcp";
+  HttpHeaders headers;  // Host and Content-Length are added
+  std::string body;
+  // For the whole exchange.
+  absl::Duration timeout = absl::Seconds(10);
+  // Notified once the response head has been read, while the body may still
+  // stream.
+  absl::Notification* head_read = nullptr;
+};
+
 // Sends one request to 127.0.0.1:`port` and reads the whole response. Errors:
 // Unavailable when connecting, sending or reading the response head fails,
-// DeadlineExceeded when `timeout` passes before the head arrived.
+// DeadlineExceeded when the timeout passes before the head arrived.
 absl::StatusOr<TestHttpResponse> SendTestHttpRequest(
-    uint16_t port, absl::string_view method, absl::string_view target,
-    const HttpHeaders& headers, absl::string_view body,
-    absl::Duration timeout = absl::Seconds(10));
+    uint16_t port, const TestHttpRequest& request);
 
 // POSTs `body` to /mcp as an MCP client would (Content-Type application/json,
 // Accept application/json and text/event-stream), plus `headers`.
 absl::StatusOr<TestHttpResponse> PostMcp(uint16_t port, absl::string_view body,
                                          HttpHeaders headers = {});
+
+// PostMcp() for tests that only look at the response: a transport error fails
+// the running test and yields an empty response (status 0).
+TestHttpResponse PostMcpOrFail(uint16_t port, absl::string_view body,
+                               HttpHeaders headers = {});
+
+// `text` parsed as JSON; text that is not JSON fails the running test and
+// yields null.
+boost::json::value JsonOrFail(absl::string_view text);
 
 // The `data` of each event in an SSE body, in order (multi-line data joined
 // with "\n"). Enough for the bodies our servers write: LF line ends, no

@@ -86,8 +86,9 @@ bool AwaitExit(pid_t pid, absl::Duration timeout) {
     if (left <= absl::ZeroDuration()) break;
     if (pidfd >= 0) {
       pollfd wait_for = {pidfd, POLLIN, 0};
+      // Rounded up, so the last wait does not end just short of the deadline.
       const int64_t ms =
-          std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 60'000);
+          std::min<int64_t>(absl::ToInt64Milliseconds(left), 60'000) + 1;
       poll(&wait_for, 1, static_cast<int>(ms));
     } else {
       absl::SleepFor(std::min(left, absl::Milliseconds(5)));
@@ -167,8 +168,9 @@ ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int wake_read_fd,
       stdout_fd_(stdout_fd),
       wake_read_fd_(wake_read_fd),
       wake_write_fd_(wake_write_fd),
-      options_(std::move(options)),
-      reader_([this] { ReadLoop(); }) {}
+      options_(std::move(options)) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
 
 ChildProcess::~ChildProcess() {
   Stop();

@@ -98,7 +98,6 @@ class ChildProcess {
       wake_read_fd_;  // the reader thread also polls this, to be told to exit
   const int wake_write_fd_;
   const ChildProcessOptions options_;
-  std::thread reader_;
 
   absl::Mutex mu_;
   std::deque<std::string> lines_ ABSL_GUARDED_BY(mu_);
@@ -108,6 +107,9 @@ class ChildProcess {
   // reaped.
   absl::Mutex wait_mu_;
   std::optional<int> wait_status_ ABSL_GUARDED_BY(wait_mu_);
+
+  // Last: it starts in the constructor body and uses every member above.
+  std::thread reader_;
 };
 
 }  // namespace shadowcat

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/json/value.hpp"
 #include "server/mcp_wire.h"
@@ -86,15 +87,15 @@ Answer ScriptedAnswer(const Exchange& exchange, const ScriptedReply& script,
 }
 
 // Writes `chunks` in order, then aborts the connection once the last one
-// reached the socket, so the peer sees everything up to the drop.
+// reached the socket, so the peer sees everything up to the drop. With no
+// chunks, an empty one (a zero-byte write) still waits for the head to go out.
 void WriteThenAbort(std::shared_ptr<HttpResponseWriter> writer,
                     std::vector<std::string> chunks) {
-  if (chunks.empty()) {
-    writer->Abort();
-    return;
+  std::string last;
+  if (!chunks.empty()) {
+    last = std::move(chunks.back());
+    chunks.pop_back();
   }
-  std::string last = std::move(chunks.back());
-  chunks.pop_back();
   for (std::string& chunk : chunks) writer->WriteChunk(std::move(chunk));
   writer->WriteChunk(std::move(last), [writer](bool) { writer->Abort(); });
 }
@@ -176,7 +177,10 @@ absl::StatusOr<std::unique_ptr<FakeMcpServer>> FakeMcpServer::Start(
       });
   if (!server.ok()) return server.status();
   fake->server_ = *std::move(server);
-  fake->thread_ = std::thread([raw = fake.get()] { raw->ioc_.run(); });
+  fake->thread_ = std::thread([raw = fake.get()] {
+    raw->ioc_.run();
+    raw->ran_out_of_work_.Notify();
+  });
   return fake;
 }
 
@@ -185,9 +189,20 @@ FakeMcpServer::FakeMcpServer(FakeMcpServerOptions options)
 
 FakeMcpServer::~FakeMcpServer() {
   if (server_ != nullptr) server_->Stop();
+  if (!thread_.joinable()) return;  // Start() failed before running anything
+  // Replies still waiting on a delay are dropped; with them gone the io_context
+  // runs out of work, so closing connections get to finish cleanly.
+  boost::asio::post(ioc_, [this] {
+    absl::MutexLock lock(&mu_);
+    for (const std::weak_ptr<boost::asio::steady_timer>& weak : delays_) {
+      if (auto timer = weak.lock()) timer->cancel();
+    }
+  });
   work_.reset();
-  ioc_.stop();
-  if (thread_.joinable()) thread_.join();
+  if (!ran_out_of_work_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+    ioc_.stop();
+  }
+  thread_.join();
 }
 
 uint16_t FakeMcpServer::port() const { return server_->port(); }
@@ -292,6 +307,11 @@ void FakeMcpServer::Handle(HttpServerRequest request,
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(
       ioc_, absl::ToChronoNanoseconds(delay));
+  {
+    absl::MutexLock lock(&mu_);
+    std::erase_if(delays_, [](const auto& weak) { return weak.expired(); });
+    delays_.push_back(timer);
+  }
   timer->async_wait([this, timer, exchange = std::move(exchange)](
                         boost::system::error_code ec) {
     if (!ec) Respond(options_, exchange);

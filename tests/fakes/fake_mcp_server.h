@@ -39,9 +39,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "gtest/gtest.h"
 #include "server/http_server.h"
 
@@ -150,12 +152,16 @@ class FakeMcpServer {
       work_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
+  absl::Notification ran_out_of_work_;  // the thread's run() returned
 
   mutable absl::Mutex mu_;
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
   // Parallel to requests_: already returned by WaitForRpc().
   std::vector<bool> claimed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::deque<ScriptedReply>> scripts_
+      ABSL_GUARDED_BY(mu_);
+  // Timers of delayed replies, cancelled on destruction.
+  std::vector<std::weak_ptr<boost::asio::steady_timer>> delays_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -9,8 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "boost/json/parse.hpp"
-#include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "gtest/gtest.h"
 #include "tests/fakes/blocking_http_client.h"
@@ -28,14 +26,6 @@ constexpr absl::string_view kEchoCall =
     R"({"jsonrpc":"2.0","id":"call-7","method":"tools/call",)"
     R"("params":{"name":"echo","arguments":{"text":"hi"}}})";
 
-boost::json::value Json(absl::string_view text) {
-  boost::system::error_code ec;
-  boost::json::value value =
-      boost::json::parse(boost::json::string_view(text.data(), text.size()), ec);
-  EXPECT_FALSE(ec) << "not JSON: " << text;
-  return value;
-}
-
 // Starts a fake or fails the calling test at its first use of the null result.
 std::unique_ptr<FakeMcpServer> StartFake(FakeMcpServerOptions options = {}) {
   absl::StatusOr<std::unique_ptr<FakeMcpServer>> fake =
@@ -44,23 +34,21 @@ std::unique_ptr<FakeMcpServer> StartFake(FakeMcpServerOptions options = {}) {
   return fake.ok() ? *std::move(fake) : nullptr;
 }
 
-// POSTs `body` and returns the response; an transport error fails the test.
 TestHttpResponse Post(const FakeMcpServer& fake, absl::string_view body) {
-  absl::StatusOr<TestHttpResponse> response = PostMcp(fake.port(), body);
-  EXPECT_TRUE(response.ok()) << response.status();
-  return response.ok() ? *std::move(response) : TestHttpResponse{};
+  return PostMcpOrFail(fake.port(), body);
 }
 
 TEST(FakeMcpServerTest, InitializeNegotiatesAndSendsSessionId) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
-  EXPECT_EQ(fake->url(), absl::StrCat("http://127.0.0.1:", fake->port(), "/mcp"));
+  EXPECT_EQ(fake->url(),
+            absl::StrCat("http://127.0.0.1:", fake->port(), "/mcp"));
 
   TestHttpResponse response = Post(*fake, kInitialize);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.Header("Content-Type"), "application/json");
   EXPECT_EQ(response.Header("Mcp-Session-Id"), "fake-session-1");
-  boost::json::value body = Json(response.body);
+  boost::json::value body = JsonOrFail(response.body);
   EXPECT_EQ(body.at("id"), 1);
   EXPECT_EQ(body.at("result").at("protocolVersion"), "2025-06-18");
   EXPECT_TRUE(body.at("result").at("capabilities").at("tools").is_object());
@@ -71,7 +59,7 @@ TEST(FakeMcpServerTest, ForcedVersionAndNoSessionId) {
   ASSERT_NE(fake, nullptr);
   TestHttpResponse response = Post(*fake, kInitialize);
   EXPECT_EQ(response.Header("Mcp-Session-Id"), "");
-  EXPECT_EQ(Json(response.body).at("result").at("protocolVersion"),
+  EXPECT_EQ(JsonOrFail(response.body).at("result").at("protocolVersion"),
             "2099-01-01");
 }
 
@@ -90,29 +78,30 @@ TEST(FakeMcpServerTest, EchoesIdsExactly) {
 TEST(FakeMcpServerTest, DefaultMethods) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
-  boost::json::value list = Json(Post(*fake, kToolsList).body);
+  boost::json::value list = JsonOrFail(Post(*fake, kToolsList).body);
   ASSERT_EQ(list.at("result").at("tools").as_array().size(), 1u);
   EXPECT_EQ(list.at("result").at("tools").at(0).at("name"), "echo");
 
-  boost::json::value echo = Json(Post(*fake, kEchoCall).body);
+  boost::json::value echo = JsonOrFail(Post(*fake, kEchoCall).body);
   EXPECT_EQ(echo.at("id"), "call-7");
   EXPECT_EQ(echo.at("result").at("content").at(0).at("text"), "hi");
 
-  boost::json::value unknown_tool = Json(
-      Post(*fake,
-           R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}})")
+  boost::json::value unknown_tool = JsonOrFail(
+      Post(
+          *fake,
+          R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}})")
           .body);
   EXPECT_EQ(unknown_tool.at("error").at("code"), -32602);
-  boost::json::value unknown_method =
-      Json(Post(*fake, R"({"jsonrpc":"2.0","id":4,"method":"nope/nope"})").body);
+  boost::json::value unknown_method = JsonOrFail(
+      Post(*fake, R"({"jsonrpc":"2.0","id":4,"method":"nope/nope"})").body);
   EXPECT_EQ(unknown_method.at("error").at("code"), -32601);
 }
 
 TEST(FakeMcpServerTest, NotificationGets202WithoutBody) {
   auto fake = StartFake({.sse_by_default = true});
   ASSERT_NE(fake, nullptr);
-  TestHttpResponse response = Post(
-      *fake, R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  TestHttpResponse response =
+      Post(*fake, R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
   EXPECT_EQ(response.status, 202);
   EXPECT_EQ(response.body, "");
 }
@@ -122,7 +111,7 @@ TEST(FakeMcpServerTest, NonJsonBodyGets400ParseError) {
   ASSERT_NE(fake, nullptr);
   TestHttpResponse response = Post(*fake, "{not json");
   EXPECT_EQ(response.status, 400);
-  boost::json::value body = Json(response.body);
+  boost::json::value body = JsonOrFail(response.body);
   EXPECT_TRUE(body.at("id").is_null());
   EXPECT_EQ(body.at("error").at("code"), -32700);
 }
@@ -131,11 +120,12 @@ TEST(FakeMcpServerTest, GetIs405AndDeleteIs200) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
   absl::StatusOr<TestHttpResponse> get = SendTestHttpRequest(
-      fake->port(), "GET", "/mcp", {{"Accept", "text/event-stream"}}, "");
+      fake->port(),
+      {.method = "GET", .headers = {{"Accept", "text/event-stream"}}});
   ASSERT_TRUE(get.ok()) << get.status();
   EXPECT_EQ(get->status, 405);
   absl::StatusOr<TestHttpResponse> del =
-      SendTestHttpRequest(fake->port(), "DELETE", "/mcp", {}, "");
+      SendTestHttpRequest(fake->port(), {.method = "DELETE"});
   ASSERT_TRUE(del.ok()) << del.status();
   EXPECT_EQ(del->status, 200);
 }
@@ -151,7 +141,7 @@ TEST(FakeMcpServerTest, SseByDefaultFramesTheResponse) {
       << response.body;
   std::vector<std::string> events = SseEventData(response.body);
   ASSERT_EQ(events.size(), 1u) << response.body;
-  EXPECT_EQ(Json(events[0]).at("id"), 1);
+  EXPECT_EQ(JsonOrFail(events[0]).at("id"), 1);
 }
 
 TEST(FakeMcpServerTest, ScriptedSseSendsMessagesBeforeTheResponse) {
@@ -170,7 +160,8 @@ TEST(FakeMcpServerTest, ScriptedSseSendsMessagesBeforeTheResponse) {
   std::vector<std::string> events = SseEventData(response.body);
   ASSERT_EQ(events.size(), 2u) << response.body;
   EXPECT_EQ(events[0], progress);
-  EXPECT_EQ(Json(events[1]).at("result").at("content").at(0).at("text"), "hi");
+  EXPECT_EQ(JsonOrFail(events[1]).at("result").at("content").at(0).at("text"),
+            "hi");
 }
 
 TEST(FakeMcpServerTest, ScriptedErrorReplacesTheResult) {
@@ -178,7 +169,7 @@ TEST(FakeMcpServerTest, ScriptedErrorReplacesTheResult) {
   ASSERT_NE(fake, nullptr);
   fake->ScriptReply("tools/call",
                     {.error_json = R"({"code":-32000,"message":"boom"})"});
-  boost::json::value body = Json(Post(*fake, kEchoCall).body);
+  boost::json::value body = JsonOrFail(Post(*fake, kEchoCall).body);
   EXPECT_EQ(body.at("id"), "call-7");
   EXPECT_EQ(body.at("error").at("message"), "boom");
   EXPECT_FALSE(body.as_object().contains("result"));
@@ -190,21 +181,24 @@ TEST(FakeMcpServerTest, ScriptsAreOneShotAndFifo) {
   fake->ScriptReply("tools/list", {.result_json = R"({"tools":[],"n":1})"});
   fake->ScriptReply("tools/list", {.result_json = R"({"tools":[],"n":2})",
                                    .extra_headers = {{"X-Test", "second"}}});
-  EXPECT_EQ(Json(Post(*fake, kToolsList).body).at("result").at("n"), 1);
+  EXPECT_EQ(JsonOrFail(Post(*fake, kToolsList).body).at("result").at("n"), 1);
   TestHttpResponse second = Post(*fake, kToolsList);
-  EXPECT_EQ(Json(second.body).at("result").at("n"), 2);
+  EXPECT_EQ(JsonOrFail(second.body).at("result").at("n"), 2);
   EXPECT_EQ(second.Header("X-Test"), "second");
-  EXPECT_EQ(Json(Post(*fake, kToolsList).body).at("result").at("tools").at(0).at(
-                "name"),
+  EXPECT_EQ(JsonOrFail(Post(*fake, kToolsList).body)
+                .at("result")
+                .at("tools")
+                .at(0)
+                .at("name"),
             "echo");
 }
 
 TEST(FakeMcpServerTest, ScriptedRawBodyAndBareStatus) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
-  fake->ScriptReply("ping", {.status = 500,
-                             .raw_body = "oops",
-                             .content_type = "text/plain"});
+  fake->ScriptReply(
+      "ping",
+      {.status = 500, .raw_body = "oops", .content_type = "text/plain"});
   fake->ScriptReply("ping", {.status = 404});
   const absl::string_view ping = R"({"jsonrpc":"2.0","id":5,"method":"ping"})";
 
@@ -222,9 +216,9 @@ TEST(FakeMcpServerTest, ScriptedAbortDropsTheConnectionAfterEarlyEvents) {
   ASSERT_NE(fake, nullptr);
   const std::string note =
       R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})";
-  fake->ScriptReply("tools/call", {.sse = true,
-                                   .messages_before = {note},
-                                   .abort_after_head = true});
+  fake->ScriptReply(
+      "tools/call",
+      {.sse = true, .messages_before = {note}, .abort_after_head = true});
   TestHttpResponse response = Post(*fake, kEchoCall);
   EXPECT_EQ(response.status, 200);
   EXPECT_FALSE(response.complete);
@@ -238,7 +232,8 @@ TEST(FakeMcpServerTest, ScriptedGetStream) {
       R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})";
   fake->ScriptReply("GET", {.sse = true, .messages_before = {note}});
   absl::StatusOr<TestHttpResponse> get = SendTestHttpRequest(
-      fake->port(), "GET", "/mcp", {{"Accept", "text/event-stream"}}, "");
+      fake->port(),
+      {.method = "GET", .headers = {{"Accept", "text/event-stream"}}});
   ASSERT_TRUE(get.ok()) << get.status();
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(get->Header("Content-Type"), "text/event-stream");
@@ -267,13 +262,12 @@ TEST(FakeMcpServerTest, RecordsRequestsInOrder) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
   Post(*fake, kInitialize);
-  absl::StatusOr<TestHttpResponse> initialized =
-      PostMcp(fake->port(), R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
-              {{"Mcp-Session-Id", "fake-session-1"},
-               {"MCP-Protocol-Version", "2025-06-18"}});
+  absl::StatusOr<TestHttpResponse> initialized = PostMcp(
+      fake->port(), R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
+      {{"Mcp-Session-Id", "fake-session-1"},
+       {"MCP-Protocol-Version", "2025-06-18"}});
   ASSERT_TRUE(initialized.ok()) << initialized.status();
-  ASSERT_TRUE(
-      SendTestHttpRequest(fake->port(), "DELETE", "/mcp", {}, "").ok());
+  ASSERT_TRUE(SendTestHttpRequest(fake->port(), {.method = "DELETE"}).ok());
   ASSERT_TRUE(fake->WaitForRequestCount(3));
 
   std::vector<RecordedRequest> requests = fake->requests();

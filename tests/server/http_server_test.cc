@@ -122,12 +122,13 @@ class ChunkReader {
  public:
   explicit ChunkReader(BlockingClient* client) : client_(client) {
     parser_.body_limit(boost::none);
-    parser_.on_chunk_body(
-        [this](uint64_t, beast::string_view body, ErrorCode& ec) -> size_t {
-          received_.append(body.data(), body.size());
-          ec = {};
-          return body.size();
-        });
+    // Beast keeps a reference to the callback, so it lives in a member.
+    on_chunk_ = [this](uint64_t, beast::string_view body, ErrorCode& ec) -> size_t {
+      received_.append(body.data(), body.size());
+      ec = {};
+      return body.size();
+    };
+    parser_.on_chunk_body(on_chunk_);
   }
   ErrorCode ReadHeader() {
     ErrorCode ec;
@@ -152,6 +153,7 @@ class ChunkReader {
 
  private:
   BlockingClient* client_;
+  std::function<size_t(uint64_t, beast::string_view, ErrorCode&)> on_chunk_;
   http::response_parser<http::string_body> parser_;
   std::string received_;
 };

@@ -267,7 +267,8 @@ TEST(BuildersTest, NotificationRoundTrip) {
   EXPECT_EQ(msg->params_raw, R"([{"progress":0.5}])");
   EXPECT_TRUE(msg->id_raw.empty());
 
-  auto bare = ParseJsonRpcMessage(BuildNotification("n", ""));
+  const std::string bare_text = BuildNotification("n", "");
+  auto bare = ParseJsonRpcMessage(bare_text);
   ASSERT_TRUE(bare.ok()) << bare.status();
   EXPECT_TRUE(bare->params_raw.empty());
 }
@@ -297,7 +298,9 @@ TEST(BuildersTest, ErrorRoundTrip) {
   EXPECT_EQ(msg->error_message, message);
   EXPECT_EQ(msg->error_data_raw, R"({"k":[true]})");
 
-  auto null_id = ParseJsonRpcMessage(BuildErrorResponse("", -1, "m", ""));
+  // The spans point into the text, so it has to outlive the message.
+  const std::string null_id_text = BuildErrorResponse("", -1, "m", "");
+  auto null_id = ParseJsonRpcMessage(null_id_text);
   ASSERT_TRUE(null_id.ok()) << null_id.status();
   EXPECT_EQ(null_id->id_raw, "null");
   EXPECT_TRUE(null_id->error_data_raw.empty());

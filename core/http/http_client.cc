@@ -1,0 +1,604 @@
+#include "core/http/http_client.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio/bind_executor.hpp"
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/http.hpp"
+#include "core/common/log.h"
+#include "core/http/beast_status.h"
+#include "core/http/connection_pool.h"
+
+namespace shadowcat {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using ErrorCode = boost::system::error_code;
+
+// Durations beyond this are treated as "no timeout": steady_clock arithmetic would
+// overflow on absl::InfiniteDuration().
+constexpr absl::Duration kNoTimeout = absl::Hours(24 * 365);
+// Beast stores field lengths in 16 bits and throws beyond that.
+constexpr size_t kMaxFieldBytes = 60000;
+
+beast::string_view ToBeast(absl::string_view s) { return {s.data(), s.size()}; }
+
+std::string ToStd(beast::string_view s) { return std::string(s.data(), s.size()); }
+
+// RFC 9110 token, for methods and header names.
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) continue;
+    if (absl::StrContains("!#$%&'*+-.^_`|~", c)) continue;
+    return false;
+  }
+  return true;
+}
+
+bool IsSafeHeaderValue(absl::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Fields the client owns (see HttpRequest::headers).
+bool IsClientOwnedField(absl::string_view name) {
+  return absl::EqualsIgnoreCase(name, "host") ||
+         absl::EqualsIgnoreCase(name, "content-length") ||
+         absl::EqualsIgnoreCase(name, "connection") ||
+         absl::EqualsIgnoreCase(name, "transfer-encoding");
+}
+
+class ExchangeImpl;
+
+// What every exchange of one client shares; outlives the HttpClient while exchanges run.
+class ClientState {
+ public:
+  ClientState(asio::io_context& ioc, HttpClientOptions options)
+      : ioc_(ioc),
+        options_(options),
+        pool_(options.max_idle_per_origin, options.idle_timeout) {}
+
+  asio::io_context& ioc() { return ioc_; }
+  const HttpClientOptions& options() const { return options_; }
+  ConnectionPool& pool() { return pool_; }
+
+  // Returns the exchange's id, or 0 once shut down.
+  uint64_t Register(std::weak_ptr<ExchangeImpl> exchange) {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return 0;
+    const uint64_t id = next_id_++;
+    exchanges_.emplace(id, std::move(exchange));
+    return id;
+  }
+
+  void Unregister(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    exchanges_.erase(id);
+  }
+
+  void Shutdown();
+
+ private:
+  asio::io_context& ioc_;
+  const HttpClientOptions options_;
+  ConnectionPool pool_;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<ExchangeImpl>> exchanges_ ABSL_GUARDED_BY(mu_);
+};
+
+// One request/response. All private methods run on strand_, which wraps the caller's
+// executor, so the handlers run there too and never concurrently. The socket lives on the
+// io_context's plain executor (so a pooled connection can move between strands); its
+// completion handlers are bound to strand_.
+class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<ExchangeImpl> {
+ public:
+  ExchangeImpl(std::shared_ptr<ClientState> client, asio::any_io_executor executor,
+               HttpRequest request, HttpHandlers handlers)
+      : client_(std::move(client)),
+        options_(client_->options()),
+        strand_(asio::make_strand(std::move(executor))),
+        request_(std::move(request)),
+        handlers_(std::move(handlers)),
+        resolver_(client_->ioc()),
+        timer_(strand_) {}
+
+  void Launch() {
+    id_ = client_->Register(weak_from_this());
+    asio::post(strand_, [self = shared_from_this()] { self->Begin(); });
+  }
+
+  // HttpExchange:
+  void Cancel() override {
+    if (cancel_requested_.exchange(true)) return;
+    asio::post(strand_, [self = shared_from_this()] {
+      self->Finish(absl::CancelledError("http exchange cancelled"), /*reusable=*/false);
+    });
+  }
+
+  void Pause() override { paused_.store(true); }
+
+  void Resume() override {
+    if (!paused_.exchange(false)) return;
+    // Posted, not dispatched: Resume() may be called from inside on_body, and the body
+    // loop must not be re-entered.
+    asio::post(strand_, [self = shared_from_this()] {
+      if (!self->done_ && self->phase_ == Phase::kReading && !self->read_in_flight_) {
+        self->Process();
+      }
+    });
+  }
+
+ private:
+  enum class Phase { kStarting, kConnecting, kWriting, kReading, kDone };
+
+  void Begin() {
+    if (done_) return;
+    if (id_ == 0) {
+      Fail(absl::CancelledError("http client is shut down"));
+      return;
+    }
+    if (request_.url.scheme == "https") {
+      Fail(absl::UnimplementedError("https upstreams are not supported yet"));
+      return;
+    }
+    if (request_.url.scheme != "http" || request_.url.host.empty() ||
+        request_.url.port == 0 || request_.url.target.empty() ||
+        request_.url.target.front() != '/') {
+      Fail(absl::InvalidArgumentError("request url is not a parsed http url"));
+      return;
+    }
+    if (absl::Status status = BuildWireRequest(); !status.ok()) {
+      Fail(std::move(status));
+      return;
+    }
+    origin_ = request_.url.Origin();
+    socket_ = client_->pool().Take(origin_);
+    if (socket_ != nullptr) {
+      reused_ = true;
+      DoWrite();
+    } else {
+      Connect();
+    }
+  }
+
+  absl::Status BuildWireRequest() {
+    const std::string& method = request_.method;
+    if (!IsToken(method)) return absl::InvalidArgumentError("request method is not a token");
+    const http::verb verb = http::string_to_verb(ToBeast(method));
+    if (verb == http::verb::unknown) {
+      wire_.method_string(ToBeast(method));
+    } else {
+      wire_.method(verb);
+    }
+    head_request_ = verb == http::verb::head;
+    wire_.version(11);
+    wire_.target(ToBeast(request_.url.target));
+    wire_.set(http::field::host, ToBeast(request_.url.HostHeader()));
+    for (const auto& [name, value] : request_.headers) {
+      if (!IsToken(name) || name.size() > kMaxFieldBytes) {
+        return absl::InvalidArgumentError("request header name is not a token");
+      }
+      if (value.size() > kMaxFieldBytes || !IsSafeHeaderValue(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("request header ", name, " has an invalid value"));
+      }
+      if (IsClientOwnedField(name)) continue;
+      wire_.insert(ToBeast(name), ToBeast(value));
+    }
+    wire_.set(http::field::connection, "keep-alive");
+    if (!request_.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch) {
+      wire_.content_length(request_.body.size());
+    }
+    wire_.body() = std::move(request_.body);
+    return absl::OkStatus();
+  }
+
+  void Connect() {
+    phase_ = Phase::kConnecting;
+    ArmTimer(options_.connect_timeout);
+    resolver_.async_resolve(
+        request_.url.host, std::to_string(request_.url.port), tcp::resolver::numeric_service,
+        asio::bind_executor(strand_, [self = shared_from_this()](
+                                         ErrorCode ec, tcp::resolver::results_type results) {
+          self->OnResolve(ec, std::move(results));
+        }));
+  }
+
+  void OnResolve(ErrorCode ec, tcp::resolver::results_type results) {
+    if (done_) return;
+    if (ec) {
+      DisarmTimer();
+      Fail(absl::UnavailableError(
+          absl::StrCat("resolving ", request_.url.host, " failed: ", ec.message())));
+      return;
+    }
+    socket_ = std::make_unique<tcp::socket>(client_->ioc());
+    asio::async_connect(*socket_, results,
+                        asio::bind_executor(strand_, [self = shared_from_this()](
+                                                         ErrorCode ec, const tcp::endpoint&) {
+                          self->OnConnect(ec);
+                        }));
+  }
+
+  void OnConnect(ErrorCode ec) {
+    if (done_) return;
+    DisarmTimer();
+    if (ec) {
+      absl::Status status = ErrorCodeToStatus(ec, absl::StrCat("connecting to ", origin_));
+      // Nobody but our timer aborts a connect, and the timer finishes the exchange
+      // itself; an abort here is still a failed connect.
+      if (absl::IsCancelled(status)) status = absl::UnavailableError(status.message());
+      Fail(std::move(status));
+      return;
+    }
+    ErrorCode ignored;
+    socket_->set_option(tcp::no_delay(true), ignored);
+    DoWrite();
+  }
+
+  void DoWrite() {
+    phase_ = Phase::kWriting;
+    // A peer that never reads our request is as silent as one that never answers.
+    ArmTimer(options_.read_timeout);
+    http::async_write(*socket_, wire_,
+                      asio::bind_executor(strand_, [self = shared_from_this()](
+                                                       ErrorCode ec, size_t) {
+                        self->OnWrite(ec);
+                      }));
+  }
+
+  void OnWrite(ErrorCode ec) {
+    if (done_) return;
+    DisarmTimer();
+    if (ec) {
+      if (CanRetry()) {
+        Retry();
+      } else {
+        Fail(ErrorCodeToStatus(ec, absl::StrCat("sending the request to ", origin_)));
+      }
+      return;
+    }
+    StartResponse();
+  }
+
+  void StartResponse() {
+    phase_ = Phase::kReading;
+    body_buffer_.resize(std::max<size_t>(options_.read_buffer_bytes, 1));
+    NewParser();
+    Process();
+  }
+
+  void NewParser() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
+        options_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    // SSE bodies are unbounded; the caller's per-event limits apply downstream.
+    parser_->body_limit(boost::none);
+    if (head_request_) parser_->skip(true);
+  }
+
+  void DoRead() {
+    if (done_ || read_in_flight_ || paused_.load() || cancel_requested_.load()) return;
+    read_in_flight_ = true;
+    ArmTimer(options_.read_timeout);
+    socket_->async_read_some(
+        buffer_.prepare(std::max<size_t>(options_.read_buffer_bytes, 1)),
+        asio::bind_executor(strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
+          self->OnRead(ec, n);
+        }));
+  }
+
+  void OnRead(ErrorCode ec, size_t bytes) {
+    read_in_flight_ = false;
+    if (done_) return;
+    DisarmTimer();
+    if (bytes > 0) {
+      buffer_.commit(bytes);
+      got_response_bytes_ = true;
+    }
+    if (ec == asio::error::eof) {
+      OnEof();
+      return;
+    }
+    if (ec) {
+      if (CanRetry()) {
+        Retry();
+      } else {
+        Fail(ErrorCodeToStatus(ec, absl::StrCat("reading the response from ", origin_)));
+      }
+      return;
+    }
+    Process();
+  }
+
+  void OnEof() {
+    if (CanRetry()) {
+      Retry();
+      return;
+    }
+    if (!parser_->got_some()) {
+      Fail(absl::UnavailableError(
+          absl::StrCat("connection to ", origin_, " closed before a response")));
+      return;
+    }
+    ErrorCode ec;
+    parser_->put_eof(ec);
+    if (ec) {
+      Fail(absl::UnavailableError(absl::StrCat(
+          "connection to ", origin_, " closed in the middle of the response ",
+          parser_->is_header_done() ? "body" : "head")));
+      return;
+    }
+    // A body delimited by the close is complete now (and the connection is spent).
+    Process();
+  }
+
+  // Parses what is buffered, delivering the head and body pieces, then reads more unless
+  // paused, finished or cancelled.
+  void Process() {
+    while (!done_) {
+      if (cancel_requested_.load()) return;  // Cancel()'s posted Finish follows.
+      if (parser_->is_done()) {
+        Complete();
+        return;
+      }
+      if (buffer_.size() == 0) break;
+      ErrorCode ec;
+      if (!parser_->is_header_done()) {
+        const size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == http::error::need_more) break;
+        if (ec) {
+          Fail(ErrorCodeToStatus(ec,
+                                 absl::StrCat("parsing the response head from ", origin_)));
+          return;
+        }
+        if (parser_->is_header_done()) OnHeaderDone();
+        continue;
+      }
+      if (paused_.load()) return;
+      auto& body = parser_->get().body();
+      body.data = body_buffer_.data();
+      body.size = body_buffer_.size();
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      const size_t got = body_buffer_.size() - body.size;
+      body.data = nullptr;
+      const bool need_more = ec == http::error::need_more;
+      if (ec == http::error::need_buffer || need_more) ec = {};
+      if (ec) {
+        Fail(ErrorCodeToStatus(ec, absl::StrCat("parsing the response body from ", origin_)));
+        return;
+      }
+      if (got > 0 && handlers_.on_body) {
+        handlers_.on_body(absl::string_view(body_buffer_.data(), got));
+      }
+      if (need_more || (used == 0 && got == 0 && !parser_->is_done())) break;
+    }
+    DoRead();
+  }
+
+  void OnHeaderDone() {
+    const int status = parser_->get().result_int();
+    if (status >= 100 && status < 200 && status != 101) {
+      // An interim response (100 Continue, 103 Early Hints); the real one follows.
+      NewParser();
+      return;
+    }
+    // From here on, parse across chunk boundaries so each on_body is as full as allowed.
+    parser_->eager(true);
+    HttpResponseHead head;
+    head.status = status;
+    for (const auto& field : parser_->get()) {
+      head.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+    }
+    if (handlers_.on_head) handlers_.on_head(head);
+  }
+
+  void Complete() {
+    const bool reusable = parser_->keep_alive() && !parser_->need_eof() &&
+                          buffer_.size() == 0 && !cancel_requested_.load();
+    Finish(absl::OkStatus(), reusable);
+  }
+
+  // Only a reused connection that died before answering is retried: the request then
+  // never reached an application (the server closed an idle connection), so sending it
+  // again is safe even for POST.
+  bool CanRetry() const {
+    return reused_ && !retried_ && !got_response_bytes_ && !cancel_requested_.load();
+  }
+
+  void Retry() {
+    SC_LOG(kDebug, "http client: pooled connection to ", origin_,
+           " was closed; retrying on a new one");
+    retried_ = true;
+    reused_ = false;
+    CloseSocket();
+    buffer_.clear();
+    parser_.reset();
+    Connect();
+  }
+
+  void ArmTimer(absl::Duration timeout) {
+    const uint64_t generation = ++timer_generation_;
+    if (timeout >= kNoTimeout) return;
+    timer_.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(
+        absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration()))));
+    timer_.async_wait([self = shared_from_this(), generation](ErrorCode ec) {
+      self->OnTimer(ec, generation);
+    });
+  }
+
+  void DisarmTimer() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  void OnTimer(ErrorCode ec, uint64_t generation) {
+    // A stale generation means the operation finished while the expiry was queued.
+    if (ec || generation != timer_generation_ || done_) return;
+    // Finish now rather than waiting for the aborted operation: a resolve cannot be
+    // interrupted and would hold the caller hostage to the system resolver.
+    switch (phase_) {
+      case Phase::kConnecting:
+        Fail(absl::DeadlineExceededError(
+            absl::StrCat("connecting to ", origin_, " timed out after ",
+                         absl::FormatDuration(options_.connect_timeout))));
+        return;
+      case Phase::kWriting:
+        Fail(absl::DeadlineExceededError(
+            absl::StrCat("sending the request to ", origin_, " timed out after ",
+                         absl::FormatDuration(options_.read_timeout))));
+        return;
+      default:
+        Fail(absl::DeadlineExceededError(
+            absl::StrCat("no response bytes from ", origin_, " for ",
+                         absl::FormatDuration(options_.read_timeout))));
+        return;
+    }
+  }
+
+  void CloseSocket() {
+    if (socket_ == nullptr) return;
+    ErrorCode ignored;
+    socket_->shutdown(tcp::socket::shutdown_both, ignored);
+    socket_->close(ignored);
+    socket_.reset();
+  }
+
+  void Fail(absl::Status status) { Finish(std::move(status), /*reusable=*/false); }
+
+  void Finish(absl::Status status, bool reusable) {
+    if (done_) return;
+    done_ = true;
+    phase_ = Phase::kDone;
+    DisarmTimer();
+    resolver_.cancel();
+    if (socket_ != nullptr && reusable && status.ok()) {
+      client_->pool().Put(origin_, std::move(socket_));
+    } else {
+      // Also aborts whatever operation is pending; its handler sees done_ and returns.
+      CloseSocket();
+    }
+    if (id_ != 0) client_->Unregister(id_);
+    parser_.reset();
+    auto on_done = std::move(handlers_.on_done);
+    handlers_.on_head = nullptr;
+    handlers_.on_body = nullptr;
+    if (on_done) on_done(std::move(status));
+  }
+
+  const std::shared_ptr<ClientState> client_;
+  const HttpClientOptions& options_;
+  asio::strand<asio::any_io_executor> strand_;
+  HttpRequest request_;
+  HttpHandlers handlers_;
+  uint64_t id_ = 0;  // Set by Launch() before anything runs on the strand.
+
+  // Touched on strand_ only.
+  std::string origin_;
+  http::request<http::string_body> wire_;
+  bool head_request_ = false;
+  tcp::resolver resolver_;
+  std::unique_ptr<tcp::socket> socket_;
+  asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::string body_buffer_;
+  Phase phase_ = Phase::kStarting;
+  bool reused_ = false;
+  bool retried_ = false;
+  bool got_response_bytes_ = false;
+  bool read_in_flight_ = false;
+  bool done_ = false;
+
+  // Written from any thread.
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> cancel_requested_{false};
+};
+
+void ClientState::Shutdown() {
+  std::vector<std::shared_ptr<ExchangeImpl>> live;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    for (const auto& [id, weak] : exchanges_) {
+      if (auto exchange = weak.lock()) live.push_back(std::move(exchange));
+    }
+  }
+  pool_.Close();
+  for (const auto& exchange : live) exchange->Cancel();
+}
+
+}  // namespace
+
+std::optional<std::string> HttpResponseHead::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+std::string HttpResponseHead::MediaType() const {
+  const std::optional<std::string> content_type = Header("content-type");
+  if (!content_type.has_value()) return "";
+  absl::string_view essence = *content_type;
+  essence = essence.substr(0, essence.find(';'));
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(essence));
+}
+
+class HttpClient::Impl : public ClientState {
+ public:
+  using ClientState::ClientState;
+};
+
+HttpClient::HttpClient(boost::asio::io_context& ioc, HttpClientOptions options)
+    : impl_(std::make_shared<Impl>(ioc, options)) {}
+
+HttpClient::~HttpClient() { impl_->Shutdown(); }
+
+std::shared_ptr<HttpExchange> HttpClient::Start(boost::asio::any_io_executor executor,
+                                                HttpRequest request, HttpHandlers handlers) {
+  auto exchange = std::make_shared<ExchangeImpl>(impl_, std::move(executor),
+                                                 std::move(request), std::move(handlers));
+  exchange->Launch();
+  return exchange;
+}
+
+void HttpClient::Shutdown() { impl_->Shutdown(); }
+
+size_t HttpClient::idle_connections() const { return impl_->pool().idle_count(); }
+
+}  // namespace shadowcat

@@ -1,0 +1,116 @@
+#include "core/http/url.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+
+namespace shadowcat {
+namespace {
+
+struct GoodCase {
+  std::string input;
+  std::string scheme;
+  std::string host;
+  uint16_t port;
+  std::string target;
+  std::string origin;
+  std::string host_header;
+  std::string normalized;
+};
+
+TEST(ParseUrlTest, AcceptsAbsoluteHttpUrls) {
+  const GoodCase cases[] = {
+      {"http://example.com", "http", "example.com", 80, "/", "http://example.com:80",
+       "example.com", "http://example.com/"},
+      {"HTTP://Example.COM:8080/mcp?x=1#frag", "http", "example.com", 8080, "/mcp?x=1",
+       "http://example.com:8080", "example.com:8080", "http://example.com:8080/mcp?x=1"},
+      {"https://api.example.com/v1/mcp", "https", "api.example.com", 443, "/v1/mcp",
+       "https://api.example.com:443", "api.example.com", "https://api.example.com/v1/mcp"},
+      {"https://h:443/", "https", "h", 443, "/", "https://h:443", "h", "https://h/"},
+      {"http://h:443/", "http", "h", 443, "/", "http://h:443", "h:443", "http://h:443/"},
+      {"http://127.0.0.1:3000/mcp", "http", "127.0.0.1", 3000, "/mcp",
+       "http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000/mcp"},
+      {"http://[::1]:8080/mcp", "http", "::1", 8080, "/mcp", "http://[::1]:8080",
+       "[::1]:8080", "http://[::1]:8080/mcp"},
+      {"http://[2001:DB8::1]/", "http", "2001:db8::1", 80, "/", "http://[2001:db8::1]:80",
+       "[2001:db8::1]", "http://[2001:db8::1]/"},
+      {"http://h?q=1", "http", "h", 80, "/?q=1", "http://h:80", "h", "http://h/?q=1"},
+      {"http://h#only-fragment", "http", "h", 80, "/", "http://h:80", "h", "http://h/"},
+      {"http://h:/x", "http", "h", 80, "/x", "http://h:80", "h", "http://h/x"},
+      {"http://my_host.local:65535/a/b%20c", "http", "my_host.local", 65535, "/a/b%20c",
+       "http://my_host.local:65535", "my_host.local:65535",
+       "http://my_host.local:65535/a/b%20c"},
+  };
+  for (const GoodCase& c : cases) {
+    SCOPED_TRACE(c.input);
+    absl::StatusOr<Url> url = ParseUrl(c.input);
+    ASSERT_TRUE(url.ok()) << url.status();
+    EXPECT_EQ(url->scheme, c.scheme);
+    EXPECT_EQ(url->host, c.host);
+    EXPECT_EQ(url->port, c.port);
+    EXPECT_EQ(url->target, c.target);
+    EXPECT_EQ(url->Origin(), c.origin);
+    EXPECT_EQ(url->HostHeader(), c.host_header);
+    EXPECT_EQ(url->ToString(), c.normalized);
+    // Normalizing is idempotent.
+    absl::StatusOr<Url> again = ParseUrl(url->ToString());
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->ToString(), c.normalized);
+  }
+}
+
+TEST(ParseUrlTest, RejectsEverythingElse) {
+  const char* cases[] = {
+      "",
+      "example.com/mcp",
+      "//example.com/",
+      "ftp://example.com/",
+      "ws://example.com/",
+      "http://",
+      "http:///path",
+      "http://:8080/",
+      "http://user:pass@example.com/",
+      "http://token@example.com/",
+      "http://example.com:0/",
+      "http://example.com:65536/",
+      "http://example.com:99999999999/",
+      "http://example.com:8o/",
+      "http://example.com:-1/",
+      "http://exa mple.com/",
+      "http://example.com/a b",
+      "http://example.com/\r\nX-Injected: 1",
+      "http://example.com/\x01",
+      "http://example.com/\x7f",
+      "http://ex\xc3\xa4mple.com/",
+      "http://[::1/",
+      "http://[not-ipv6]/",
+      "http://[::1]x/",
+      "http://[::1]:/",  // Empty port after an IPv6 literal is allowed...
+      "http://exa%6dple.com/",
+      "http://a:b:c/",
+  };
+  for (const char* input : cases) {
+    SCOPED_TRACE(input);
+    absl::StatusOr<Url> url = ParseUrl(input);
+    if (std::string(input) == "http://[::1]:/") {
+      // ...and means the default port, like for a name.
+      ASSERT_TRUE(url.ok()) << url.status();
+      EXPECT_EQ(url->port, 80);
+      continue;
+    }
+    EXPECT_EQ(url.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseUrlTest, ErrorsDoNotEchoTheUrl) {
+  absl::StatusOr<Url> url = ParseUrl("ftp://host/?token=secret123");
+  ASSERT_FALSE(url.ok());
+  EXPECT_EQ(std::string(url.status().message()).find("secret123"), std::string::npos);
+  url = ParseUrl("http://user:secret123@host/");
+  ASSERT_FALSE(url.ok());
+  EXPECT_EQ(std::string(url.status().message()).find("secret123"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shadowcat
