@@ -41,16 +41,20 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using ErrorCode = boost::system::error_code;
 
-// After an error reply (413/431/400) the client may still be sending the request body.
-// Closing with unread bytes would make the kernel send RST, which can destroy the reply
-// before the client reads it, so we half-close and drain for a short while first.
+// After an error reply (413/431/400) the client may still be sending the
+// request body. Closing with unread bytes would make the kernel send RST, which
+// can destroy the reply before the client reads it, so we half-close and drain
+// for a short while first.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
-// Beast stores field lengths in 16 bits and throws beyond that; we drop such fields.
+// Beast stores field lengths in 16 bits and throws beyond that; we drop such
+// fields.
 constexpr size_t kMaxFieldBytes = 60000;
 constexpr char kCrLf[] = "\r\n";
 constexpr char kLastChunk[] = "0\r\n\r\n";
 
-std::string ToStd(beast::string_view s) { return std::string(s.data(), s.size()); }
+std::string ToStd(beast::string_view s) {
+  return std::string(s.data(), s.size());
+}
 
 beast::string_view ToBeast(absl::string_view s) { return {s.data(), s.size()}; }
 
@@ -58,7 +62,8 @@ bool StatusHasNoBody(unsigned status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
-// Fields the server owns: the handler cannot frame the message or control the connection.
+// Fields the server owns: the handler cannot frame the message or control the
+// connection.
 bool IsFramingField(absl::string_view name) {
   return absl::EqualsIgnoreCase(name, "content-length") ||
          absl::EqualsIgnoreCase(name, "transfer-encoding") ||
@@ -66,7 +71,8 @@ bool IsFramingField(absl::string_view name) {
 }
 
 // Builds a response head; `body_size` is nullopt for a chunked response.
-http::response<http::empty_body> MakeHead(int status, const HttpHeaders& headers,
+http::response<http::empty_body> MakeHead(int status,
+                                          const HttpHeaders& headers,
                                           bool keep_alive,
                                           std::optional<size_t> body_size) {
   http::response<http::empty_body> res;
@@ -75,9 +81,10 @@ http::response<http::empty_body> MakeHead(int status, const HttpHeaders& headers
   const unsigned code = (status >= 100 && status <= 999) ? status : 500;
   res.result(code);
   for (const auto& [name, value] : headers) {
-    if (name.empty() || name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes ||
-        IsFramingField(name) || absl::StrContains(value, '\r') ||
-        absl::StrContains(value, '\n') || absl::StrContains(name, ':')) {
+    if (name.empty() || name.size() > kMaxFieldBytes ||
+        value.size() > kMaxFieldBytes || IsFramingField(name) ||
+        absl::StrContains(value, '\r') || absl::StrContains(value, '\n') ||
+        absl::StrContains(name, ':')) {
       SC_LOG(kWarning, "http server: dropped an invalid response header");
       continue;
     }
@@ -113,7 +120,8 @@ std::string SerializeHead(http::response<http::empty_body>& res) {
   return out;
 }
 
-// One queued write: `prefix` (a head or a chunk-size line), `data`, then CRLF for chunks.
+// One queued write: `prefix` (a head or a chunk-size line), `data`, then CRLF
+// for chunks.
 struct PendingWrite {
   std::string prefix;
   std::string data;
@@ -124,8 +132,8 @@ struct PendingWrite {
 
 class Connection;
 
-// State shared by the listener, the server object and every connection, so none of them
-// dangles when the others go away first.
+// State shared by the listener, the server object and every connection, so none
+// of them dangles when the others go away first.
 class ServerState {
  public:
   ServerState(HttpHandler handler, HttpServerOptions options)
@@ -149,7 +157,8 @@ class ServerState {
     connections_.erase(id);
   }
 
-  // Marks the server stopped and returns the live connections; false if already stopped.
+  // Marks the server stopped and returns the live connections; false if already
+  // stopped.
   bool MarkStopped(std::vector<std::shared_ptr<Connection>>* live) {
     absl::MutexLock lock(&mu_);
     if (stopped_.load(std::memory_order_relaxed)) return false;
@@ -170,8 +179,8 @@ class ServerState {
       ABSL_GUARDED_BY(mu_);
 };
 
-// The handler's handle on one response. Holds the connection alive; every call hops to
-// the connection's strand.
+// The handler's handle on one response. Holds the connection alive; every call
+// hops to the connection's strand.
 class ResponseWriterImpl : public HttpResponseWriter {
  public:
   ResponseWriterImpl(std::shared_ptr<Connection> conn, uint64_t seq,
@@ -182,7 +191,8 @@ class ResponseWriterImpl : public HttpResponseWriter {
   // HttpResponseWriter:
   void SendFull(int status, HttpHeaders headers, std::string body) override;
   void StartStream(int status, HttpHeaders headers) override;
-  void WriteChunk(std::string data, std::function<void(bool ok)> on_written) override;
+  void WriteChunk(std::string data,
+                  std::function<void(bool ok)> on_written) override;
   void EndStream() override;
   void Abort() override;
   bool closed() const override { return closed_->load(); }
@@ -193,11 +203,13 @@ class ResponseWriterImpl : public HttpResponseWriter {
   const std::shared_ptr<std::atomic<bool>> closed_;
 };
 
-// One accepted TCP connection. Everything below runs on the socket's strand; the public
-// entry points are posted there by ResponseWriterImpl and the server.
+// One accepted TCP connection. Everything below runs on the socket's strand;
+// the public entry points are posted there by ResponseWriterImpl and the
+// server.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<ServerState> state, uint64_t id)
+  Connection(tcp::socket socket, std::shared_ptr<ServerState> state,
+             uint64_t id)
       : socket_(std::move(socket)),
         linger_timer_(socket_.get_executor()),
         state_(std::move(state)),
@@ -215,10 +227,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(executor(), [self = shared_from_this()] { self->CloseNow(); });
   }
 
-  // Writer entry points (on the strand). Each ignores calls from a writer whose response
-  // is no longer the current one (`seq` mismatch), so a stale writer cannot corrupt the
-  // next response on a keep-alive connection.
-  void OnSendFull(uint64_t seq, int status, HttpHeaders headers, std::string body) {
+  // Writer entry points (on the strand). Each ignores calls from a writer whose
+  // response is no longer the current one (`seq` mismatch), so a stale writer
+  // cannot corrupt the next response on a keep-alive connection.
+  void OnSendFull(uint64_t seq, int status, HttpHeaders headers,
+                  std::string body) {
     if (seq != seq_ || phase_ != Phase::kAwaitingResponse || closed_) return;
     QueueFull(status, headers, std::move(body));
   }
@@ -248,8 +261,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     PendingWrite w;
-    // An empty chunk would read as the terminator, and HEAD replies carry no body; the
-    // zero-byte write still keeps on_written in order.
+    // An empty chunk would read as the terminator, and HEAD replies carry no
+    // body; the zero-byte write still keeps on_written in order.
     if (!data.empty() && !head_only_) {
       w.prefix = absl::StrCat(absl::Hex(data.size()), kCrLf);
       w.data = std::move(data);
@@ -276,8 +289,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnWriterReleased(uint64_t seq) {
     if (seq != seq_ || closed_) return;
     if (phase_ == Phase::kAwaitingResponse) {
-      SC_LOG(kWarning, "http server: handler dropped its writer without replying");
-      QueueFull(500, {{"Content-Type", "text/plain"}}, "handler produced no response\n");
+      SC_LOG(kWarning,
+             "http server: handler dropped its writer without replying");
+      QueueFull(500, {{"Content-Type", "text/plain"}},
+                "handler produced no response\n");
     } else if (phase_ == Phase::kStreaming) {
       // Nobody can end this stream any more; a truncated body tells the client.
       CloseNow();
@@ -292,8 +307,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     phase_ = Phase::kReading;
     parser_.emplace();
     parser_->body_limit(state_->options().max_body_bytes);
-    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
-        state_->options().max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    parser_->header_limit(static_cast<uint32_t>(
+        std::min<size_t>(state_->options().max_header_bytes,
+                         std::numeric_limits<uint32_t>::max())));
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](ErrorCode ec, size_t) {
                        self->OnRead(ec);
@@ -307,8 +323,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         QueueErrorAndLinger(413, "request body too large\n");
       } else if (ec == http::error::header_limit) {
         QueueErrorAndLinger(431, "request header fields too large\n");
-      } else if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
-                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      } else if (ec.category() ==
+                     http::make_error_code(http::error::bad_version)
+                         .category() &&
+                 ec != http::error::end_of_stream &&
+                 ec != http::error::partial_message) {
         QueueErrorAndLinger(400, "bad request\n");
       } else {
         // end_of_stream (client closed between requests), resets, aborts.
@@ -326,7 +345,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.method = ToStd(req.method_string());
     request.target = ToStd(req.target());
     for (const auto& field : req) {
-      request.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+      request.headers.emplace_back(ToStd(field.name_string()),
+                                   ToStd(field.value()));
     }
     request.body = std::move(req.body());
     request.connection_id = id_;
@@ -347,7 +367,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto head = MakeHead(status, headers, keep_alive_, body.size());
     PendingWrite w;
     w.prefix = SerializeHead(head);
-    if (!head_only_ && !StatusHasNoBody(head.result_int())) w.data = std::move(body);
+    if (!head_only_ && !StatusHasNoBody(head.result_int()))
+      w.data = std::move(body);
     w.ends_response = true;
     phase_ = Phase::kFinishing;
     Enqueue(std::move(w));
@@ -370,8 +391,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void DoWrite() {
     if (queue_.empty() || closed_) return;
     write_in_flight_ = true;
-    // std::deque keeps element addresses stable across push_back, so these buffers stay
-    // valid while more writes queue behind this one.
+    // std::deque keeps element addresses stable across push_back, so these
+    // buffers stay valid while more writes queue behind this one.
     const PendingWrite& w = queue_.front();
     std::array<asio::const_buffer, 3> buffers = {
         asio::buffer(w.prefix), asio::buffer(w.data),
@@ -418,8 +439,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  // While the handler owns the request, the socket is otherwise idle; waiting for it to
-  // become readable is how we learn that a streaming client went away.
+  // While the handler owns the request, the socket is otherwise idle; waiting
+  // for it to become readable is how we learn that a streaming client went
+  // away.
   void StartWatchingPeer() {
     watching_ = true;
     const uint64_t gen = ++watch_gen_;
@@ -443,8 +465,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     watching_ = false;
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
-      // Peek without blocking: readiness can be stale (the edge of bytes the request
-      // read already consumed), so only an actual EOF or error means the peer is gone.
+      // Peek without blocking: readiness can be stale (the edge of bytes the
+      // request read already consumed), so only an actual EOF or error means
+      // the peer is gone.
       char byte;
       socket_.non_blocking(true, ec);
       if (!ec) {
@@ -528,7 +551,8 @@ ResponseWriterImpl::~ResponseWriterImpl() {
              [conn = conn_, seq = seq_] { conn->OnWriterReleased(seq); });
 }
 
-void ResponseWriterImpl::SendFull(int status, HttpHeaders headers, std::string body) {
+void ResponseWriterImpl::SendFull(int status, HttpHeaders headers,
+                                  std::string body) {
   asio::post(conn_->executor(), [conn = conn_, seq = seq_, status,
                                  headers = std::move(headers),
                                  body = std::move(body)]() mutable {
@@ -537,28 +561,31 @@ void ResponseWriterImpl::SendFull(int status, HttpHeaders headers, std::string b
 }
 
 void ResponseWriterImpl::StartStream(int status, HttpHeaders headers) {
-  asio::post(conn_->executor(),
-             [conn = conn_, seq = seq_, status, headers = std::move(headers)]() mutable {
-               conn->OnStartStream(seq, status, std::move(headers));
-             });
+  asio::post(conn_->executor(), [conn = conn_, seq = seq_, status,
+                                 headers = std::move(headers)]() mutable {
+    conn->OnStartStream(seq, status, std::move(headers));
+  });
 }
 
 void ResponseWriterImpl::WriteChunk(std::string data,
                                     std::function<void(bool ok)> on_written) {
-  asio::post(conn_->executor(), [conn = conn_, seq = seq_, data = std::move(data),
-                                 on_written = std::move(on_written)]() mutable {
-    conn->OnWriteChunk(seq, std::move(data), std::move(on_written));
-  });
+  asio::post(conn_->executor(),
+             [conn = conn_, seq = seq_, data = std::move(data),
+              on_written = std::move(on_written)]() mutable {
+               conn->OnWriteChunk(seq, std::move(data), std::move(on_written));
+             });
 }
 
 void ResponseWriterImpl::EndStream() {
   closed_->store(true);
-  asio::post(conn_->executor(), [conn = conn_, seq = seq_] { conn->OnEndStream(seq); });
+  asio::post(conn_->executor(),
+             [conn = conn_, seq = seq_] { conn->OnEndStream(seq); });
 }
 
 void ResponseWriterImpl::Abort() {
   closed_->store(true);
-  asio::post(conn_->executor(), [conn = conn_, seq = seq_] { conn->OnAbort(seq); });
+  asio::post(conn_->executor(),
+             [conn = conn_, seq = seq_] { conn->OnAbort(seq); });
 }
 
 // Accepts connections on its own strand.
@@ -578,9 +605,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (!ec) port_ = acceptor_.local_endpoint(ec).port();
     if (ec) {
-      return absl::UnavailableError(absl::StrCat("http server: binding ",
-                                                 endpoint.address().to_string(), ":",
-                                                 endpoint.port(), " failed: ", ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("http server: binding ", endpoint.address().to_string(),
+                       ":", endpoint.port(), " failed: ", ec.message()));
     }
     return absl::OkStatus();
   }
@@ -588,7 +615,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   uint16_t port() const { return port_; }
 
   void Start() {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->DoAccept(); });
+    asio::post(acceptor_.get_executor(),
+               [self = shared_from_this()] { self->DoAccept(); });
   }
 
   void Stop() {
@@ -602,16 +630,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void DoAccept() {
     if (state_->stopped() || !acceptor_.is_open()) return;
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           [self = shared_from_this()](ErrorCode ec, tcp::socket socket) {
-                             self->OnAccept(ec, std::move(socket));
-                           });
+    acceptor_.async_accept(
+        asio::make_strand(ioc_),
+        [self = shared_from_this()](ErrorCode ec, tcp::socket socket) {
+          self->OnAccept(ec, std::move(socket));
+        });
   }
 
   void OnAccept(ErrorCode ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      // Typically EMFILE: back off briefly rather than spin on a failing accept.
+      // Typically EMFILE: back off briefly rather than spin on a failing
+      // accept.
       SC_LOG(kWarning, "http server: accept failed: ", ec.message());
       retry_timer_.expires_after(std::chrono::milliseconds(50));
       retry_timer_.async_wait([self = shared_from_this()](ErrorCode timer_ec) {
@@ -621,7 +651,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     }
     const uint64_t id = state_->NextConnectionId();
     auto conn = std::make_shared<Connection>(std::move(socket), state_, id);
-    // A refused registration (server stopping) drops `conn`, closing the socket.
+    // A refused registration (server stopping) drops `conn`, closing the
+    // socket.
     if (state_->Register(id, conn)) conn->Start();
     DoAccept();
   }
@@ -635,7 +666,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 class HttpServerImpl : public HttpServer {
  public:
-  HttpServerImpl(std::shared_ptr<ServerState> state, std::shared_ptr<Listener> listener)
+  HttpServerImpl(std::shared_ptr<ServerState> state,
+                 std::shared_ptr<Listener> listener)
       : state_(std::move(state)), listener_(std::move(listener)) {}
 
   ~HttpServerImpl() override { Stop(); }
@@ -666,7 +698,8 @@ std::string HttpServerRequest::Header(absl::string_view name) const {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     boost::asio::io_context& ioc, const std::string& address, uint16_t port,
     HttpHandler handler, HttpServerOptions options) {
-  if (!handler) return absl::InvalidArgumentError("http server: handler is empty");
+  if (!handler)
+    return absl::InvalidArgumentError("http server: handler is empty");
   ErrorCode ec;
   const asio::ip::address ip = asio::ip::make_address(address, ec);
   if (ec) {
@@ -675,11 +708,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   auto state = std::make_shared<ServerState>(std::move(handler), options);
   auto listener = std::make_shared<Listener>(ioc, state);
-  if (absl::Status status = listener->Bind(tcp::endpoint(ip, port)); !status.ok()) {
+  if (absl::Status status = listener->Bind(tcp::endpoint(ip, port));
+      !status.ok()) {
     return status;
   }
   listener->Start();
-  return std::make_unique<HttpServerImpl>(std::move(state), std::move(listener));
+  return std::make_unique<HttpServerImpl>(std::move(state),
+                                          std::move(listener));
 }
 
 }  // namespace shadowcat

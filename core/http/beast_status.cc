@@ -14,7 +14,8 @@ absl::Status ErrorCodeToStatus(const boost::system::error_code& ec,
   namespace http = beast::http;
   if (!ec) return absl::OkStatus();
   std::string message = absl::StrCat(context, ": ", ec.message());
-  if (ec == asio::error::operation_aborted) return absl::CancelledError(message);
+  if (ec == asio::error::operation_aborted)
+    return absl::CancelledError(message);
   if (ec == asio::error::timed_out || ec == beast::error::timeout) {
     return absl::DeadlineExceededError(message);
   }

@@ -9,15 +9,17 @@
 namespace shadowcat {
 namespace {
 
-// An idle HTTP/1.1 connection has nothing to read. Readable-at-EOF means the server
-// closed it while it sat here; stray bytes mean it cannot be trusted for the next
-// response. Either way reusing it would only fail or confuse the next exchange.
+// An idle HTTP/1.1 connection has nothing to read. Readable-at-EOF means the
+// server closed it while it sat here; stray bytes mean it cannot be trusted for
+// the next response. Either way reusing it would only fail or confuse the next
+// exchange.
 bool LooksReusable(ConnectionPool::Socket& socket) {
   boost::system::error_code ec;
   socket.non_blocking(true, ec);
   if (ec) return false;
   char byte;
-  socket.receive(boost::asio::buffer(&byte, 1), ConnectionPool::Socket::message_peek, ec);
+  socket.receive(boost::asio::buffer(&byte, 1),
+                 ConnectionPool::Socket::message_peek, ec);
   boost::system::error_code ignored;
   socket.non_blocking(false, ignored);
   return ec == boost::asio::error::would_block;
@@ -31,7 +33,8 @@ void CloseSocket(ConnectionPool::Socket& socket) {
 
 }  // namespace
 
-ConnectionPool::ConnectionPool(size_t max_idle_per_origin, absl::Duration idle_timeout)
+ConnectionPool::ConnectionPool(size_t max_idle_per_origin,
+                               absl::Duration idle_timeout)
     : max_idle_per_origin_(max_idle_per_origin),
       idle_timeout_(std::chrono::duration_cast<Clock::duration>(
           absl::ToChronoNanoseconds(idle_timeout))) {}
@@ -42,7 +45,8 @@ bool ConnectionPool::Expired(const Idle& idle, Clock::time_point now) const {
   return now - idle.since >= idle_timeout_;
 }
 
-std::unique_ptr<ConnectionPool::Socket> ConnectionPool::Take(const std::string& origin) {
+std::unique_ptr<ConnectionPool::Socket> ConnectionPool::Take(
+    const std::string& origin) {
   while (true) {
     std::unique_ptr<Socket> candidate;
     std::vector<std::unique_ptr<Socket>> stale;
@@ -70,7 +74,8 @@ std::unique_ptr<ConnectionPool::Socket> ConnectionPool::Take(const std::string& 
   }
 }
 
-void ConnectionPool::Put(const std::string& origin, std::unique_ptr<Socket> socket) {
+void ConnectionPool::Put(const std::string& origin,
+                         std::unique_ptr<Socket> socket) {
   if (socket == nullptr) return;
   std::vector<std::unique_ptr<Socket>> evicted;
   {
@@ -80,8 +85,8 @@ void ConnectionPool::Put(const std::string& origin, std::unique_ptr<Socket> sock
     } else {
       std::deque<Idle>& list = idle_[origin];
       const Clock::time_point now = Clock::now();
-      while (!list.empty() &&
-             (list.size() >= max_idle_per_origin_ || Expired(list.front(), now))) {
+      while (!list.empty() && (list.size() >= max_idle_per_origin_ ||
+                               Expired(list.front(), now))) {
         evicted.push_back(std::move(list.front().socket));
         list.pop_front();
       }

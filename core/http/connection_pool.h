@@ -1,11 +1,13 @@
 #ifndef SHADOWCAT_CORE_HTTP_CONNECTION_POOL_H_
 #define SHADOWCAT_CORE_HTTP_CONNECTION_POOL_H_
 
-// Idle keep-alive connections, per origin, shared by every exchange of one HttpClient.
+// Idle keep-alive connections, per origin, shared by every exchange of one
+// HttpClient.
 //
-// Thread-safe (one mutex). A pooled socket has no operation pending and belongs to the
-// pool; Take() hands ownership to one exchange, which then uses it on its own strand. The
-// sockets run on the io_context's plain executor, so any strand may reuse them.
+// Thread-safe (one mutex). A pooled socket has no operation pending and belongs
+// to the pool; Take() hands ownership to one exchange, which then uses it on
+// its own strand. The sockets run on the io_context's plain executor, so any
+// strand may reuse them.
 
 #include <chrono>
 #include <cstddef>
@@ -25,20 +27,21 @@ class ConnectionPool {
  public:
   using Socket = boost::asio::ip::tcp::socket;
 
-  // Keeps at most `max_idle_per_origin` connections per origin (0 disables pooling) and
-  // reuses none that has been idle longer than `idle_timeout`.
+  // Keeps at most `max_idle_per_origin` connections per origin (0 disables
+  // pooling) and reuses none that has been idle longer than `idle_timeout`.
   ConnectionPool(size_t max_idle_per_origin, absl::Duration idle_timeout);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // The most recently parked connection to `origin` that is fresh and still open, or
-  // nullptr. Expired connections, and ones the peer closed or wrote to while idle, are
-  // closed on the way.
+  // The most recently parked connection to `origin` that is fresh and still
+  // open, or nullptr. Expired connections, and ones the peer closed or wrote to
+  // while idle, are closed on the way.
   std::unique_ptr<Socket> Take(const std::string& origin);
 
-  // Parks `socket` (open, nothing pending, nothing unread). When the origin is full the
-  // oldest idle connection is closed. After Close() the socket is closed instead.
+  // Parks `socket` (open, nothing pending, nothing unread). When the origin is
+  // full the oldest idle connection is closed. After Close() the socket is
+  // closed instead.
   void Put(const std::string& origin, std::unique_ptr<Socket> socket);
 
   // Closes every idle connection and refuses new ones. Idempotent.

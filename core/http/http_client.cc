@@ -39,15 +39,17 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using ErrorCode = boost::system::error_code;
 
-// Durations beyond this are treated as "no timeout": steady_clock arithmetic would
-// overflow on absl::InfiniteDuration().
+// Durations beyond this are treated as "no timeout": steady_clock arithmetic
+// would overflow on absl::InfiniteDuration().
 constexpr absl::Duration kNoTimeout = absl::Hours(24 * 365);
 // Beast stores field lengths in 16 bits and throws beyond that.
 constexpr size_t kMaxFieldBytes = 60000;
 
 beast::string_view ToBeast(absl::string_view s) { return {s.data(), s.size()}; }
 
-std::string ToStd(beast::string_view s) { return std::string(s.data(), s.size()); }
+std::string ToStd(beast::string_view s) {
+  return std::string(s.data(), s.size());
+}
 
 // RFC 9110 token, for methods and header names.
 bool IsToken(absl::string_view s) {
@@ -78,7 +80,8 @@ bool IsClientOwnedField(absl::string_view name) {
 
 class ExchangeImpl;
 
-// What every exchange of one client shares; outlives the HttpClient while exchanges run.
+// What every exchange of one client shares; outlives the HttpClient while
+// exchanges run.
 class ClientState {
  public:
   ClientState(asio::io_context& ioc, HttpClientOptions options)
@@ -113,17 +116,20 @@ class ClientState {
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<uint64_t, std::weak_ptr<ExchangeImpl>> exchanges_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::weak_ptr<ExchangeImpl>> exchanges_
+      ABSL_GUARDED_BY(mu_);
 };
 
-// One request/response. All private methods run on strand_, which wraps the caller's
-// executor, so the handlers run there too and never concurrently. The socket lives on the
-// io_context's plain executor (so a pooled connection can move between strands); its
-// completion handlers are bound to strand_.
-class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<ExchangeImpl> {
+// One request/response. All private methods run on strand_, which wraps the
+// caller's executor, so the handlers run there too and never concurrently. The
+// socket lives on the io_context's plain executor (so a pooled connection can
+// move between strands); its completion handlers are bound to strand_.
+class ExchangeImpl : public HttpExchange,
+                     public std::enable_shared_from_this<ExchangeImpl> {
  public:
-  ExchangeImpl(std::shared_ptr<ClientState> client, asio::any_io_executor executor,
-               HttpRequest request, HttpHandlers handlers)
+  ExchangeImpl(std::shared_ptr<ClientState> client,
+               asio::any_io_executor executor, HttpRequest request,
+               HttpHandlers handlers)
       : client_(std::move(client)),
         options_(client_->options()),
         strand_(asio::make_strand(std::move(executor))),
@@ -131,6 +137,17 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
         handlers_(std::move(handlers)),
         resolver_(client_->ioc()),
         timer_(strand_) {}
+
+  ~ExchangeImpl() override {
+    if (done_ || !handlers_.on_done) return;
+    // Only a caller that dropped a paused exchange gets here (anything in
+    // flight holds a reference). on_done is still owed, and still belongs on
+    // the executor.
+    if (id_ != 0) client_->Unregister(id_);
+    asio::post(strand_, [on_done = std::move(handlers_.on_done)]() mutable {
+      on_done(absl::CancelledError("http exchange abandoned while paused"));
+    });
+  }
 
   void Launch() {
     id_ = client_->Register(weak_from_this());
@@ -141,7 +158,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
   void Cancel() override {
     if (cancel_requested_.exchange(true)) return;
     asio::post(strand_, [self = shared_from_this()] {
-      self->Finish(absl::CancelledError("http exchange cancelled"), /*reusable=*/false);
+      self->Finish(absl::CancelledError("http exchange cancelled"),
+                   /*reusable=*/false);
     });
   }
 
@@ -149,10 +167,11 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
 
   void Resume() override {
     if (!paused_.exchange(false)) return;
-    // Posted, not dispatched: Resume() may be called from inside on_body, and the body
-    // loop must not be re-entered.
+    // Posted, not dispatched: Resume() may be called from inside on_body, and
+    // the body loop must not be re-entered.
     asio::post(strand_, [self = shared_from_this()] {
-      if (!self->done_ && self->phase_ == Phase::kReading && !self->read_in_flight_) {
+      if (!self->done_ && self->phase_ == Phase::kReading &&
+          !self->read_in_flight_) {
         self->Process();
       }
     });
@@ -193,7 +212,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
 
   absl::Status BuildWireRequest() {
     const std::string& method = request_.method;
-    if (!IsToken(method)) return absl::InvalidArgumentError("request method is not a token");
+    if (!IsToken(method))
+      return absl::InvalidArgumentError("request method is not a token");
     const http::verb verb = http::string_to_verb(ToBeast(method));
     if (verb == http::verb::unknown) {
       wire_.method_string(ToBeast(method));
@@ -216,8 +236,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
       wire_.insert(ToBeast(name), ToBeast(value));
     }
     wire_.set(http::field::connection, "keep-alive");
-    if (!request_.body.empty() || verb == http::verb::post || verb == http::verb::put ||
-        verb == http::verb::patch) {
+    if (!request_.body.empty() || verb == http::verb::post ||
+        verb == http::verb::put || verb == http::verb::patch) {
       wire_.content_length(request_.body.size());
     }
     wire_.body() = std::move(request_.body);
@@ -228,37 +248,42 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
     phase_ = Phase::kConnecting;
     ArmTimer(options_.connect_timeout);
     resolver_.async_resolve(
-        request_.url.host, std::to_string(request_.url.port), tcp::resolver::numeric_service,
-        asio::bind_executor(strand_, [self = shared_from_this()](
-                                         ErrorCode ec, tcp::resolver::results_type results) {
-          self->OnResolve(ec, std::move(results));
-        }));
+        request_.url.host, std::to_string(request_.url.port),
+        tcp::resolver::numeric_service,
+        asio::bind_executor(
+            strand_, [self = shared_from_this()](
+                         ErrorCode ec, tcp::resolver::results_type results) {
+              self->OnResolve(ec, std::move(results));
+            }));
   }
 
   void OnResolve(ErrorCode ec, tcp::resolver::results_type results) {
     if (done_) return;
     if (ec) {
       DisarmTimer();
-      Fail(absl::UnavailableError(
-          absl::StrCat("resolving ", request_.url.host, " failed: ", ec.message())));
+      Fail(absl::UnavailableError(absl::StrCat("resolving ", request_.url.host,
+                                               " failed: ", ec.message())));
       return;
     }
     socket_ = std::make_unique<tcp::socket>(client_->ioc());
-    asio::async_connect(*socket_, results,
-                        asio::bind_executor(strand_, [self = shared_from_this()](
-                                                         ErrorCode ec, const tcp::endpoint&) {
-                          self->OnConnect(ec);
-                        }));
+    asio::async_connect(
+        *socket_, results,
+        asio::bind_executor(strand_, [self = shared_from_this()](
+                                         ErrorCode ec, const tcp::endpoint&) {
+          self->OnConnect(ec);
+        }));
   }
 
   void OnConnect(ErrorCode ec) {
     if (done_) return;
     DisarmTimer();
     if (ec) {
-      absl::Status status = ErrorCodeToStatus(ec, absl::StrCat("connecting to ", origin_));
-      // Nobody but our timer aborts a connect, and the timer finishes the exchange
-      // itself; an abort here is still a failed connect.
-      if (absl::IsCancelled(status)) status = absl::UnavailableError(status.message());
+      absl::Status status =
+          ErrorCodeToStatus(ec, absl::StrCat("connecting to ", origin_));
+      // Nobody but our timer aborts a connect, and the timer finishes the
+      // exchange itself; an abort here is still a failed connect.
+      if (absl::IsCancelled(status))
+        status = absl::UnavailableError(status.message());
       Fail(std::move(status));
       return;
     }
@@ -269,7 +294,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
 
   void DoWrite() {
     phase_ = Phase::kWriting;
-    // A peer that never reads our request is as silent as one that never answers.
+    // A peer that never reads our request is as silent as one that never
+    // answers.
     ArmTimer(options_.read_timeout);
     http::async_write(*socket_, wire_,
                       asio::bind_executor(strand_, [self = shared_from_this()](
@@ -285,7 +311,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
       if (CanRetry()) {
         Retry();
       } else {
-        Fail(ErrorCodeToStatus(ec, absl::StrCat("sending the request to ", origin_)));
+        Fail(ErrorCodeToStatus(
+            ec, absl::StrCat("sending the request to ", origin_)));
       }
       return;
     }
@@ -309,14 +336,16 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
   }
 
   void DoRead() {
-    if (done_ || read_in_flight_ || paused_.load() || cancel_requested_.load()) return;
+    if (done_ || read_in_flight_ || paused_.load() || cancel_requested_.load())
+      return;
     read_in_flight_ = true;
     ArmTimer(options_.read_timeout);
     socket_->async_read_some(
         buffer_.prepare(std::max<size_t>(options_.read_buffer_bytes, 1)),
-        asio::bind_executor(strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
-          self->OnRead(ec, n);
-        }));
+        asio::bind_executor(
+            strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
+              self->OnRead(ec, n);
+            }));
   }
 
   void OnRead(ErrorCode ec, size_t bytes) {
@@ -335,7 +364,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
       if (CanRetry()) {
         Retry();
       } else {
-        Fail(ErrorCodeToStatus(ec, absl::StrCat("reading the response from ", origin_)));
+        Fail(ErrorCodeToStatus(
+            ec, absl::StrCat("reading the response from ", origin_)));
       }
       return;
     }
@@ -348,8 +378,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
       return;
     }
     if (!parser_->got_some()) {
-      Fail(absl::UnavailableError(
-          absl::StrCat("connection to ", origin_, " closed before a response")));
+      Fail(absl::UnavailableError(absl::StrCat("connection to ", origin_,
+                                               " closed before a response")));
       return;
     }
     ErrorCode ec;
@@ -360,15 +390,17 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
           parser_->is_header_done() ? "body" : "head")));
       return;
     }
-    // A body delimited by the close is complete now (and the connection is spent).
+    // A body delimited by the close is complete now (and the connection is
+    // spent).
     Process();
   }
 
-  // Parses what is buffered, delivering the head and body pieces, then reads more unless
-  // paused, finished or cancelled.
+  // Parses what is buffered, delivering the head and body pieces, then reads
+  // more unless paused, finished or cancelled.
   void Process() {
     while (!done_) {
-      if (cancel_requested_.load()) return;  // Cancel()'s posted Finish follows.
+      if (cancel_requested_.load())
+        return;  // Cancel()'s posted Finish follows.
       if (parser_->is_done()) {
         Complete();
         return;
@@ -380,8 +412,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
         buffer_.consume(used);
         if (ec == http::error::need_more) break;
         if (ec) {
-          Fail(ErrorCodeToStatus(ec,
-                                 absl::StrCat("parsing the response head from ", origin_)));
+          Fail(ErrorCodeToStatus(
+              ec, absl::StrCat("parsing the response head from ", origin_)));
           return;
         }
         if (parser_->is_header_done()) OnHeaderDone();
@@ -398,7 +430,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
       const bool need_more = ec == http::error::need_more;
       if (ec == http::error::need_buffer || need_more) ec = {};
       if (ec) {
-        Fail(ErrorCodeToStatus(ec, absl::StrCat("parsing the response body from ", origin_)));
+        Fail(ErrorCodeToStatus(
+            ec, absl::StrCat("parsing the response body from ", origin_)));
         return;
       }
       if (got > 0 && handlers_.on_body) {
@@ -412,16 +445,19 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
   void OnHeaderDone() {
     const int status = parser_->get().result_int();
     if (status >= 100 && status < 200 && status != 101) {
-      // An interim response (100 Continue, 103 Early Hints); the real one follows.
+      // An interim response (100 Continue, 103 Early Hints); the real one
+      // follows.
       NewParser();
       return;
     }
-    // From here on, parse across chunk boundaries so each on_body is as full as allowed.
+    // From here on, parse across chunk boundaries so each on_body is as full as
+    // allowed.
     parser_->eager(true);
     HttpResponseHead head;
     head.status = status;
     for (const auto& field : parser_->get()) {
-      head.headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+      head.headers.emplace_back(ToStd(field.name_string()),
+                                ToStd(field.value()));
     }
     if (handlers_.on_head) handlers_.on_head(head);
   }
@@ -432,11 +468,12 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
     Finish(absl::OkStatus(), reusable);
   }
 
-  // Only a reused connection that died before answering is retried: the request then
-  // never reached an application (the server closed an idle connection), so sending it
-  // again is safe even for POST.
+  // Only a reused connection that died before answering is retried: the request
+  // then never reached an application (the server closed an idle connection),
+  // so sending it again is safe even for POST.
   bool CanRetry() const {
-    return reused_ && !retried_ && !got_response_bytes_ && !cancel_requested_.load();
+    return reused_ && !retried_ && !got_response_bytes_ &&
+           !cancel_requested_.load();
   }
 
   void Retry() {
@@ -453,8 +490,10 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
   void ArmTimer(absl::Duration timeout) {
     const uint64_t generation = ++timer_generation_;
     if (timeout >= kNoTimeout) return;
-    timer_.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(
-        absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration()))));
+    timer_.expires_after(
+        std::chrono::duration_cast<asio::steady_timer::duration>(
+            absl::ToChronoNanoseconds(
+                std::max(timeout, absl::ZeroDuration()))));
     timer_.async_wait([self = shared_from_this(), generation](ErrorCode ec) {
       self->OnTimer(ec, generation);
     });
@@ -466,10 +505,12 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
   }
 
   void OnTimer(ErrorCode ec, uint64_t generation) {
-    // A stale generation means the operation finished while the expiry was queued.
+    // A stale generation means the operation finished while the expiry was
+    // queued.
     if (ec || generation != timer_generation_ || done_) return;
-    // Finish now rather than waiting for the aborted operation: a resolve cannot be
-    // interrupted and would hold the caller hostage to the system resolver.
+    // Finish now rather than waiting for the aborted operation: a resolve
+    // cannot be interrupted and would hold the caller hostage to the system
+    // resolver.
     switch (phase_) {
       case Phase::kConnecting:
         Fail(absl::DeadlineExceededError(
@@ -477,9 +518,9 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
                          absl::FormatDuration(options_.connect_timeout))));
         return;
       case Phase::kWriting:
-        Fail(absl::DeadlineExceededError(
-            absl::StrCat("sending the request to ", origin_, " timed out after ",
-                         absl::FormatDuration(options_.read_timeout))));
+        Fail(absl::DeadlineExceededError(absl::StrCat(
+            "sending the request to ", origin_, " timed out after ",
+            absl::FormatDuration(options_.read_timeout))));
         return;
       default:
         Fail(absl::DeadlineExceededError(
@@ -497,7 +538,9 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
     socket_.reset();
   }
 
-  void Fail(absl::Status status) { Finish(std::move(status), /*reusable=*/false); }
+  void Fail(absl::Status status) {
+    Finish(std::move(status), /*reusable=*/false);
+  }
 
   void Finish(absl::Status status, bool reusable) {
     if (done_) return;
@@ -508,7 +551,8 @@ class ExchangeImpl : public HttpExchange, public std::enable_shared_from_this<Ex
     if (socket_ != nullptr && reusable && status.ok()) {
       client_->pool().Put(origin_, std::move(socket_));
     } else {
-      // Also aborts whatever operation is pending; its handler sees done_ and returns.
+      // Also aborts whatever operation is pending; its handler sees done_ and
+      // returns.
       CloseSocket();
     }
     if (id_ != 0) client_->Unregister(id_);
@@ -564,7 +608,8 @@ void ClientState::Shutdown() {
 
 }  // namespace
 
-std::optional<std::string> HttpResponseHead::Header(absl::string_view name) const {
+std::optional<std::string> HttpResponseHead::Header(
+    absl::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (absl::EqualsIgnoreCase(key, name)) return value;
   }
@@ -589,16 +634,20 @@ HttpClient::HttpClient(boost::asio::io_context& ioc, HttpClientOptions options)
 
 HttpClient::~HttpClient() { impl_->Shutdown(); }
 
-std::shared_ptr<HttpExchange> HttpClient::Start(boost::asio::any_io_executor executor,
-                                                HttpRequest request, HttpHandlers handlers) {
-  auto exchange = std::make_shared<ExchangeImpl>(impl_, std::move(executor),
-                                                 std::move(request), std::move(handlers));
+std::shared_ptr<HttpExchange> HttpClient::Start(
+    boost::asio::any_io_executor executor, HttpRequest request,
+    HttpHandlers handlers) {
+  if (!executor) executor = impl_->ioc().get_executor();
+  auto exchange = std::make_shared<ExchangeImpl>(
+      impl_, std::move(executor), std::move(request), std::move(handlers));
   exchange->Launch();
   return exchange;
 }
 
 void HttpClient::Shutdown() { impl_->Shutdown(); }
 
-size_t HttpClient::idle_connections() const { return impl_->pool().idle_count(); }
+size_t HttpClient::idle_connections() const {
+  return impl_->pool().idle_count();
+}
 
 }  // namespace shadowcat

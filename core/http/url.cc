@@ -14,13 +14,16 @@
 namespace shadowcat {
 namespace {
 
-uint16_t DefaultPort(absl::string_view scheme) { return scheme == "https" ? 443 : 80; }
+uint16_t DefaultPort(absl::string_view scheme) {
+  return scheme == "https" ? 443 : 80;
+}
 
-// RFC 3986 reg-name, minus percent-encoding and sub-delims: DNS names and IPv4 literals
-// never need them, and refusing them keeps odd hosts out of Host headers and pool keys.
+// RFC 3986 reg-name, minus percent-encoding and sub-delims: DNS names and IPv4
+// literals never need them, and refusing them keeps odd hosts out of Host
+// headers and pool keys.
 bool IsHostChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
-         c == '_' || c == '~';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 bool IsIpv6Literal(const std::string& host) {
@@ -29,7 +32,8 @@ bool IsIpv6Literal(const std::string& host) {
 }
 
 std::string BracketedHost(const std::string& host) {
-  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host;
+  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]")
+                                             : host;
 }
 
 }  // namespace
@@ -43,7 +47,9 @@ std::string Url::HostHeader() const {
   return absl::StrCat(BracketedHost(host), ":", port);
 }
 
-std::string Url::ToString() const { return absl::StrCat(scheme, "://", HostHeader(), target); }
+std::string Url::ToString() const {
+  return absl::StrCat(scheme, "://", HostHeader(), target);
+}
 
 absl::StatusOr<Url> ParseUrl(absl::string_view text) {
   // Messages never echo the URL: its query may carry a token.
@@ -67,8 +73,9 @@ absl::StatusOr<Url> ParseUrl(absl::string_view text) {
   absl::string_view rest = text.substr(scheme_end + 3);
   const size_t authority_end = rest.find_first_of("/?#");
   const absl::string_view authority = rest.substr(0, authority_end);
-  const absl::string_view tail =
-      authority_end == absl::string_view::npos ? "" : rest.substr(authority_end);
+  const absl::string_view tail = authority_end == absl::string_view::npos
+                                     ? ""
+                                     : rest.substr(authority_end);
   if (authority.find('@') != absl::string_view::npos) {
     return absl::InvalidArgumentError("url must not contain userinfo");
   }
@@ -87,7 +94,8 @@ absl::StatusOr<Url> ParseUrl(absl::string_view text) {
     const absl::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') {
-        return absl::InvalidArgumentError("url has junk after the IPv6 literal");
+        return absl::InvalidArgumentError(
+            "url has junk after the IPv6 literal");
       }
       port_text = after.substr(1);
       has_port = true;
@@ -100,20 +108,24 @@ absl::StatusOr<Url> ParseUrl(absl::string_view text) {
       has_port = true;
     }
     for (char c : host) {
-      if (!IsHostChar(c)) return absl::InvalidArgumentError("url host has an invalid character");
+      if (!IsHostChar(c))
+        return absl::InvalidArgumentError("url host has an invalid character");
     }
     url.host = absl::AsciiStrToLower(host);
   }
-  if (url.host.empty()) return absl::InvalidArgumentError("url has an empty host");
+  if (url.host.empty())
+    return absl::InvalidArgumentError("url has an empty host");
 
   url.port = DefaultPort(url.scheme);
-  // "http://host:/" is legal (RFC 3986 section 3.2.3) and means the default port.
+  // "http://host:/" is legal (RFC 3986 section 3.2.3) and means the default
+  // port.
   if (has_port && !port_text.empty()) {
     uint32_t port = 0;
     const bool digits_only =
         port_text.size() <= 5 &&
         port_text.find_first_not_of("0123456789") == absl::string_view::npos;
-    if (!digits_only || !absl::SimpleAtoi(port_text, &port) || port == 0 || port > 65535) {
+    if (!digits_only || !absl::SimpleAtoi(port_text, &port) || port == 0 ||
+        port > 65535) {
       return absl::InvalidArgumentError("url has an invalid port");
     }
     url.port = static_cast<uint16_t>(port);

@@ -220,10 +220,10 @@ void Session::Call(std::string method, std::string params_raw, absl::Time deadli
                    if (absl::IsDeadlineExceeded(result.status())) self->SendCancelled(id_raw);
                    if (absl::IsNotFound(result.status()) &&
                        !self->upstream_session_id_.empty()) {
-                     // SM-05: a 404 to a request with a session id means it expired.
+                     // SM-05: a 404 to a request with a session id means it expired;
+                     // SessionManager drops and counts it when it is next looked up.
                      self->state_ = State::kClosed;
                      self->open_.store(false, std::memory_order_release);
-                     self->deps_.metrics.sessions_expired_total().Increment();
                    }
                  }
                  done(std::move(result));
@@ -315,9 +315,12 @@ void Session::Send(std::string method, std::string body, std::string id_raw,
   options.deadline = deadline;
   RpcExchange::Start(
       deps_.http, strand_, std::move(request), options, metrics, std::move(on_message),
-      [self = shared_from_this(), label, started, session_permit = std::move(*session_permit),
-       global_permit = std::move(*global_permit),
+      [self = shared_from_this(), label, started, session_permit = std::move(session_permit),
+       global_permit = std::move(global_permit),
        done = std::move(done)](absl::StatusOr<RpcResult> result) mutable {
+        // The slots are free before `done` runs: it may send the next message at once.
+        session_permit.reset();
+        global_permit.reset();
         ShadowcatMetrics& m = self->deps_.metrics;
         m.upstream_requests_active().Decrement();
         m.upstream_requests_total(label, OutcomeOf(result)).Increment();

@@ -243,11 +243,12 @@ void SessionManager::Sweep() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, session] : sessions_) {
-      if (session->last_used() < cutoff) idle.push_back(session);
+      // Expired upstream (HTTP 404) but not looked up since, or unused for too long.
+      if (session->last_used() < cutoff || !session->Snapshot().open) idle.push_back(session);
     }
   }
   for (auto& session : idle) {
-    SC_LOG(kInfo, "closing idle session");
+    SC_LOG(kInfo, "dropping idle or expired session");
     Remove(session->id(), /*expired=*/true);
     session->Close([](bool) {});
   }

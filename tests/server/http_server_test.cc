@@ -31,11 +31,13 @@ using ErrorCode = boost::system::error_code;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-// Runs the server's io_context on one thread. Declared before the server so that the
-// server is stopped first and the thread then drains the remaining work and exits.
+// Runs the server's io_context on one thread. Declared before the server so
+// that the server is stopped first and the thread then drains the remaining
+// work and exits.
 class IoThread {
  public:
-  IoThread() : guard_(asio::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
+  IoThread()
+      : guard_(asio::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
   ~IoThread() {
     guard_.reset();
     thread_.join();
@@ -48,9 +50,11 @@ class IoThread {
   std::thread thread_;
 };
 
-std::unique_ptr<HttpServer> MustStart(asio::io_context& ioc, HttpHandler handler,
+std::unique_ptr<HttpServer> MustStart(asio::io_context& ioc,
+                                      HttpHandler handler,
                                       HttpServerOptions options = {}) {
-  auto server = HttpServer::Start(ioc, "127.0.0.1", 0, std::move(handler), options);
+  auto server =
+      HttpServer::Start(ioc, "127.0.0.1", 0, std::move(handler), options);
   if (!server.ok()) {
     ADD_FAILURE() << server.status();
     return nullptr;
@@ -58,10 +62,12 @@ std::unique_ptr<HttpServer> MustStart(asio::io_context& ioc, HttpHandler handler
   return *std::move(server);
 }
 
-// Hands the writer of the latest request from the server's strand to the test thread.
+// Hands the writer of the latest request from the server's strand to the test
+// thread.
 class WriterSlot {
  public:
-  void Put(HttpServerRequest request, std::shared_ptr<HttpResponseWriter> writer) {
+  void Put(HttpServerRequest request,
+           std::shared_ptr<HttpResponseWriter> writer) {
     absl::MutexLock lock(&mu_);
     request_ = std::move(request);
     writer_ = std::move(writer);
@@ -69,7 +75,9 @@ class WriterSlot {
   std::shared_ptr<HttpResponseWriter> Wait() {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(
-                             +[](std::shared_ptr<HttpResponseWriter>* w) { return *w != nullptr; },
+                             +[](std::shared_ptr<HttpResponseWriter>* w) {
+                               return *w != nullptr;
+                             },
                              &writer_),
                          kWait);
     return writer_;
@@ -85,14 +93,16 @@ class WriterSlot {
 class BlockingClient {
  public:
   explicit BlockingClient(uint16_t port) : socket_(ioc_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), connect_ec_);
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                    connect_ec_);
   }
   bool connected() const { return !connect_ec_; }
   tcp::socket& socket() { return socket_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
-  ErrorCode Send(http::verb method, const std::string& target, std::string body = "",
-                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+  ErrorCode Send(
+      http::verb method, const std::string& target, std::string body = "",
+      std::vector<std::pair<std::string, std::string>> headers = {}) {
     http::request<http::string_body> req(method, target, 11);
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [name, value] : headers) req.set(name, value);
@@ -117,13 +127,15 @@ class BlockingClient {
   ErrorCode connect_ec_;
 };
 
-// Reads a chunked response incrementally, collecting the decoded chunk payloads.
+// Reads a chunked response incrementally, collecting the decoded chunk
+// payloads.
 class ChunkReader {
  public:
   explicit ChunkReader(BlockingClient* client) : client_(client) {
     parser_.body_limit(boost::none);
     // Beast keeps a reference to the callback, so it lives in a member.
-    on_chunk_ = [this](uint64_t, beast::string_view body, ErrorCode& ec) -> size_t {
+    on_chunk_ = [this](uint64_t, beast::string_view body,
+                       ErrorCode& ec) -> size_t {
       received_.append(body.data(), body.size());
       ec = {};
       return body.size();
@@ -160,38 +172,43 @@ class ChunkReader {
 
 TEST(HttpServerTest, FullResponse) {
   IoThread io;
-  auto server = MustStart(io.ioc(), [](HttpServerRequest req,
-                                       std::shared_ptr<HttpResponseWriter> writer) {
-    writer->SendFull(200, {{"Content-Type", "application/json"}},
-                     "{\"method\":\"" + req.method + "\",\"target\":\"" + req.target +
-                         "\",\"body\":\"" + req.body + "\",\"x\":\"" + req.Header("x-TEST") +
-                         "\"}");
-  });
+  auto server = MustStart(
+      io.ioc(),
+      [](HttpServerRequest req, std::shared_ptr<HttpResponseWriter> writer) {
+        writer->SendFull(200, {{"Content-Type", "application/json"}},
+                         "{\"method\":\"" + req.method + "\",\"target\":\"" +
+                             req.target + "\",\"body\":\"" + req.body +
+                             "\",\"x\":\"" + req.Header("x-TEST") + "\"}");
+      });
   ASSERT_NE(server, nullptr);
   ASSERT_NE(server->port(), 0);
 
   BlockingClient client(server->port());
   ASSERT_TRUE(client.connected());
-  ASSERT_FALSE(client.Send(http::verb::post, "/mcp?a=1", "hi", {{"X-Test", "yes"}}));
+  ASSERT_FALSE(
+      client.Send(http::verb::post, "/mcp?a=1", "hi", {{"X-Test", "yes"}}));
   ErrorCode ec;
   auto res = client.Read(&ec);
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(res[http::field::content_type], "application/json");
   EXPECT_EQ(res.body(),
-            "{\"method\":\"POST\",\"target\":\"/mcp?a=1\",\"body\":\"hi\",\"x\":\"yes\"}");
-  EXPECT_EQ(res[http::field::content_length], std::to_string(res.body().size()));
+            "{\"method\":\"POST\",\"target\":\"/"
+            "mcp?a=1\",\"body\":\"hi\",\"x\":\"yes\"}");
+  EXPECT_EQ(res[http::field::content_length],
+            std::to_string(res.body().size()));
   EXPECT_TRUE(res.keep_alive());
 }
 
 TEST(HttpServerTest, ChunkedStreamArrivesIncrementally) {
   IoThread io;
   WriterSlot slot;
-  auto server = MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                            std::shared_ptr<HttpResponseWriter> writer) {
-    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-    slot.Put(std::move(req), std::move(writer));
-  });
+  auto server =
+      MustStart(io.ioc(), [&slot](HttpServerRequest req,
+                                  std::shared_ptr<HttpResponseWriter> writer) {
+        writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+        slot.Put(std::move(req), std::move(writer));
+      });
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ASSERT_FALSE(client.Send(http::verb::get, "/sse"));
@@ -202,9 +219,11 @@ TEST(HttpServerTest, ChunkedStreamArrivesIncrementally) {
   ASSERT_FALSE(reader.ReadHeader());
   EXPECT_EQ(reader.parser().get().result_int(), 200);
   EXPECT_TRUE(reader.parser().get().chunked());
-  EXPECT_EQ(reader.parser().get()[http::field::content_type], "text/event-stream");
+  EXPECT_EQ(reader.parser().get()[http::field::content_type],
+            "text/event-stream");
 
-  // Each chunk is read before the next one is even sent: nothing is buffered whole.
+  // Each chunk is read before the next one is even sent: nothing is buffered
+  // whole.
   const std::string one = "data: one\n\n";
   const std::string two = "data: two\n\n";
   writer->WriteChunk(one);
@@ -233,16 +252,17 @@ TEST(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   IoThread io;
   absl::Mutex mu;
   std::vector<uint64_t> connection_ids;
-  auto server = MustStart(io.ioc(), [&](HttpServerRequest req,
-                                        std::shared_ptr<HttpResponseWriter> writer) {
-    size_t n;
-    {
-      absl::MutexLock lock(&mu);
-      connection_ids.push_back(req.connection_id);
-      n = connection_ids.size();
-    }
-    writer->SendFull(200, {}, "response " + std::to_string(n));
-  });
+  auto server = MustStart(
+      io.ioc(),
+      [&](HttpServerRequest req, std::shared_ptr<HttpResponseWriter> writer) {
+        size_t n;
+        {
+          absl::MutexLock lock(&mu);
+          connection_ids.push_back(req.connection_id);
+          n = connection_ids.size();
+        }
+        writer->SendFull(200, {}, "response " + std::to_string(n));
+      });
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   for (int i = 1; i <= 2; ++i) {
@@ -261,13 +281,15 @@ TEST(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
 
 TEST(HttpServerTest, ConnectionCloseRequestClosesAfterResponse) {
   IoThread io;
-  auto server = MustStart(io.ioc(), [](HttpServerRequest,
-                                       std::shared_ptr<HttpResponseWriter> writer) {
-    writer->SendFull(204, {}, "ignored: 204 has no body");
-  });
+  auto server = MustStart(
+      io.ioc(),
+      [](HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer) {
+        writer->SendFull(204, {}, "ignored: 204 has no body");
+      });
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
-  ASSERT_FALSE(client.Send(http::verb::get, "/", "", {{"Connection", "close"}}));
+  ASSERT_FALSE(
+      client.Send(http::verb::get, "/", "", {{"Connection", "close"}}));
   ErrorCode ec;
   auto res = client.Read(&ec);
   ASSERT_FALSE(ec) << ec.message();
@@ -321,7 +343,8 @@ TEST(HttpServerTest, OversizedHeadersGet431) {
       options);
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
-  ASSERT_FALSE(client.Send(http::verb::get, "/", "", {{"X-Big", std::string(4096, 'h')}}));
+  ASSERT_FALSE(client.Send(http::verb::get, "/", "",
+                           {{"X-Big", std::string(4096, 'h')}}));
   ErrorCode ec;
   auto res = client.Read(&ec);
   ASSERT_FALSE(ec) << ec.message();
@@ -330,14 +353,16 @@ TEST(HttpServerTest, OversizedHeadersGet431) {
 
 TEST(HttpServerTest, MalformedRequestGets400) {
   IoThread io;
-  auto server = MustStart(io.ioc(), [](HttpServerRequest,
-                                       std::shared_ptr<HttpResponseWriter> writer) {
-    writer->SendFull(200, {}, "");
-  });
+  auto server = MustStart(
+      io.ioc(),
+      [](HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer) {
+        writer->SendFull(200, {}, "");
+      });
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ErrorCode ec;
-  asio::write(client.socket(), asio::buffer(std::string("NOT HTTP AT ALL\r\n\r\n")), ec);
+  asio::write(client.socket(),
+              asio::buffer(std::string("NOT HTTP AT ALL\r\n\r\n")), ec);
   ASSERT_FALSE(ec);
   auto res = client.Read(&ec);
   ASSERT_FALSE(ec) << ec.message();
@@ -347,11 +372,12 @@ TEST(HttpServerTest, MalformedRequestGets400) {
 TEST(HttpServerTest, AbortMidStreamTruncatesBody) {
   IoThread io;
   WriterSlot slot;
-  auto server = MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                            std::shared_ptr<HttpResponseWriter> writer) {
-    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-    slot.Put(std::move(req), std::move(writer));
-  });
+  auto server =
+      MustStart(io.ioc(), [&slot](HttpServerRequest req,
+                                  std::shared_ptr<HttpResponseWriter> writer) {
+        writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+        slot.Put(std::move(req), std::move(writer));
+      });
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ASSERT_FALSE(client.Send(http::verb::get, "/sse"));
@@ -386,11 +412,12 @@ TEST(HttpServerTest, AbortMidStreamTruncatesBody) {
 TEST(HttpServerTest, PeerDisconnectFailsWritesAndMarksClosed) {
   IoThread io;
   WriterSlot slot;
-  auto server = MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                            std::shared_ptr<HttpResponseWriter> writer) {
-    writer->StartStream(200, {});
-    slot.Put(std::move(req), std::move(writer));
-  });
+  auto server =
+      MustStart(io.ioc(), [&slot](HttpServerRequest req,
+                                  std::shared_ptr<HttpResponseWriter> writer) {
+        writer->StartStream(200, {});
+        slot.Put(std::move(req), std::move(writer));
+      });
   ASSERT_NE(server, nullptr);
   {
     BlockingClient client(server->port());
@@ -399,8 +426,9 @@ TEST(HttpServerTest, PeerDisconnectFailsWritesAndMarksClosed) {
   }  // The client goes away mid-stream.
   auto writer = slot.Wait();
 
-  // Keep writing until the server notices; the first writes may still be accepted by
-  // the kernel, but the connection must be seen as closed within a few.
+  // Keep writing until the server notices; the first writes may still be
+  // accepted by the kernel, but the connection must be seen as closed within a
+  // few.
   absl::Notification failed;
   std::function<void(bool)> write_next = [&](bool ok) {
     if (!ok) {
@@ -416,8 +444,8 @@ TEST(HttpServerTest, PeerDisconnectFailsWritesAndMarksClosed) {
 
 TEST(HttpServerTest, DroppedWriterGets500) {
   IoThread io;
-  auto server = MustStart(io.ioc(),
-                          [](HttpServerRequest, std::shared_ptr<HttpResponseWriter>) {});
+  auto server = MustStart(
+      io.ioc(), [](HttpServerRequest, std::shared_ptr<HttpResponseWriter>) {});
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ASSERT_FALSE(client.Send(http::verb::get, "/"));
@@ -430,15 +458,16 @@ TEST(HttpServerTest, DroppedWriterGets500) {
 TEST(HttpServerTest, StopClosesOpenConnections) {
   IoThread io;
   WriterSlot slot;
-  auto server = MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                            std::shared_ptr<HttpResponseWriter> writer) {
-    if (req.target == "/sse") {
-      writer->StartStream(200, {});
-      slot.Put(std::move(req), std::move(writer));
-    } else {
-      writer->SendFull(200, {}, "ok");
-    }
-  });
+  auto server =
+      MustStart(io.ioc(), [&slot](HttpServerRequest req,
+                                  std::shared_ptr<HttpResponseWriter> writer) {
+        if (req.target == "/sse") {
+          writer->StartStream(200, {});
+          slot.Put(std::move(req), std::move(writer));
+        } else {
+          writer->SendFull(200, {}, "ok");
+        }
+      });
   ASSERT_NE(server, nullptr);
 
   // One connection mid-stream, one idle after a keep-alive response.
@@ -471,7 +500,8 @@ TEST(HttpServerTest, StopClosesOpenConnections) {
   EXPECT_TRUE(refused.WaitForNotificationWithTimeout(kWait));
   EXPECT_TRUE(writer->closed());
 
-  // No new connection is served: either the connect fails or it is closed unanswered.
+  // No new connection is served: either the connect fails or it is closed
+  // unanswered.
   BlockingClient late(server->port());
   if (late.connected()) {
     late.Send(http::verb::get, "/");
@@ -483,19 +513,22 @@ TEST(HttpServerTest, StopClosesOpenConnections) {
 TEST(HttpServerTest, BadAddressIsInvalidArgument) {
   asio::io_context ioc;
   auto server = HttpServer::Start(
-      ioc, "not-an-ip", 0, [](HttpServerRequest, std::shared_ptr<HttpResponseWriter>) {});
+      ioc, "not-an-ip", 0,
+      [](HttpServerRequest, std::shared_ptr<HttpResponseWriter>) {});
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HttpServerTest, PortInUseIsUnavailable) {
   IoThread io;
-  auto handler = [](HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer) {
+  auto handler = [](HttpServerRequest,
+                    std::shared_ptr<HttpResponseWriter> writer) {
     writer->SendFull(200, {}, "");
   };
   auto first = MustStart(io.ioc(), handler);
   ASSERT_NE(first, nullptr);
   // SO_REUSEADDR does not allow two listeners on one port.
-  auto second = HttpServer::Start(io.ioc(), "127.0.0.1", first->port(), handler);
+  auto second =
+      HttpServer::Start(io.ioc(), "127.0.0.1", first->port(), handler);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 

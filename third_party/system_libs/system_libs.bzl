@@ -28,7 +28,7 @@ _LIBS = {
     "boost": ([], ["-lpthread"]),
     "boost_json": ([], ["-lboost_json"]),
     "grpc++": (["grpc++", "protobuf"], []),
-    "grpc++_reflection": (["grpc++"], ["-Wl,--no-as-needed", "-lgrpc++_reflection", "-Wl,--as-needed"]),
+    "grpc++_reflection": (["grpc++"], ["-lgrpc++_reflection"]),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest", "gmock", "gtest_main"], []),
     "openssl": (["openssl"], []),
@@ -48,7 +48,10 @@ def _pkg_config_libs(ctx, modules):
 def _system_libs_impl(ctx):
     lines = ['package(default_visibility = ["//visibility:public"])', ""]
     for name, (modules, extra) in _LIBS.items():
-        linkopts = [f for f in _pkg_config_libs(ctx, modules) if f] + extra
+        # Tests link each cc_library as its own .so, which carries no linkopts; keep every
+        # system library on the final link even when only such a .so uses it.
+        linkopts = (["-Wl,--no-as-needed"] + [f for f in _pkg_config_libs(ctx, modules) if f] +
+                    extra + ["-Wl,--as-needed"])
         lines.append("cc_library(")
         lines.append('    name = "%s",' % name)
         lines.append("    linkopts = %s," % repr(linkopts))

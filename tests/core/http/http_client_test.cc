@@ -36,7 +36,8 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-// What the upstream saw, shared with its handler (which may outlive a test's locals).
+// What the upstream saw, shared with its handler (which may outlive a test's
+// locals).
 struct ServerLog {
   absl::Mutex mu;
   std::vector<HttpServerRequest> requests ABSL_GUARDED_BY(mu);
@@ -69,7 +70,8 @@ using Script = std::function<void(size_t n, HttpServerRequest request,
                                   std::shared_ptr<HttpResponseWriter> writer,
                                   ServerLog& log)>;
 
-// What one exchange delivered. Shared with its handlers, which run on the io threads.
+// What one exchange delivered. Shared with its handlers, which run on the io
+// threads.
 struct Recorder {
   absl::Mutex mu;
   std::optional<HttpResponseHead> head ABSL_GUARDED_BY(mu);
@@ -84,7 +86,8 @@ struct Recorder {
 
   bool WaitDone() {
     absl::MutexLock lock(&mu);
-    auto done = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu) { return done_calls > 0; };
+    auto done = [this]()
+                    ABSL_SHARED_LOCKS_REQUIRED(mu) { return done_calls > 0; };
     return mu.AwaitWithTimeout(absl::Condition(&done), kWait);
   }
   bool WaitBody(size_t bytes, absl::Duration timeout = kWait) {
@@ -113,7 +116,8 @@ HttpHandlers MakeHandlers(const std::shared_ptr<Recorder>& rec, Strand strand) {
   handlers.on_head = [rec, strand](const HttpResponseHead& head) {
     absl::MutexLock lock(&rec->mu);
     if (!strand.running_in_this_thread()) rec->off_executor = true;
-    if (rec->done_calls > 0 || rec->head.has_value()) rec->called_after_done = true;
+    if (rec->done_calls > 0 || rec->head.has_value())
+      rec->called_after_done = true;
     rec->head = head;
   };
   handlers.on_body = [rec, strand](absl::string_view piece) {
@@ -121,7 +125,8 @@ HttpHandlers MakeHandlers(const std::shared_ptr<Recorder>& rec, Strand strand) {
     {
       absl::MutexLock lock(&rec->mu);
       if (!strand.running_in_this_thread()) rec->off_executor = true;
-      if (rec->done_calls > 0 || !rec->head.has_value()) rec->called_after_done = true;
+      if (rec->done_calls > 0 || !rec->head.has_value())
+        rec->called_after_done = true;
       rec->pieces.emplace_back(piece);
       rec->body.append(piece.data(), piece.size());
       count = rec->pieces.size();
@@ -148,7 +153,8 @@ class Harness {
     auto started = HttpServer::Start(
         ioc_, "127.0.0.1", 0,
         [log = log_, script = std::move(script)](
-            HttpServerRequest request, std::shared_ptr<HttpResponseWriter> writer) {
+            HttpServerRequest request,
+            std::shared_ptr<HttpResponseWriter> writer) {
           const size_t n = log->Record(request);
           script(n, std::move(request), std::move(writer), *log);
         });
@@ -162,7 +168,8 @@ class Harness {
     client_->Shutdown();
     if (server_) server_->Stop();
     {
-      // Writers hold their connections, and the handler holds the log: break the cycle.
+      // Writers hold their connections, and the handler holds the log: break
+      // the cycle.
       absl::MutexLock lock(&log_->mu);
       log_->held.clear();
     }
@@ -180,15 +187,18 @@ class Harness {
                       std::string body = "") const {
     HttpRequest request;
     request.method = method;
-    absl::StatusOr<Url> url = ParseUrl(absl::StrCat("http://127.0.0.1:", port(), path));
+    absl::StatusOr<Url> url =
+        ParseUrl(absl::StrCat("http://127.0.0.1:", port(), path));
     EXPECT_TRUE(url.ok()) << url.status();
     if (url.ok()) request.url = *url;
     request.body = std::move(body);
     return request;
   }
 
-  std::shared_ptr<HttpExchange> Start(HttpRequest request, const std::shared_ptr<Recorder>& rec) {
-    return client_->Start(strand_, std::move(request), MakeHandlers(rec, strand_));
+  std::shared_ptr<HttpExchange> Start(HttpRequest request,
+                                      const std::shared_ptr<Recorder>& rec) {
+    return client_->Start(strand_, std::move(request),
+                          MakeHandlers(rec, strand_));
   }
 
  private:
@@ -205,12 +215,14 @@ void ExpectCleanCallbacks(const std::shared_ptr<Recorder>& rec) {
   absl::MutexLock lock(&rec->mu);
   EXPECT_EQ(rec->done_calls, 1);
   EXPECT_FALSE(rec->called_after_done);
-  EXPECT_FALSE(rec->off_executor) << "a handler ran outside the executor given to Start()";
+  EXPECT_FALSE(rec->off_executor)
+      << "a handler ran outside the executor given to Start()";
 }
 
-// Streams `count` chunks of `size` bytes, each after the previous one reached the socket.
-void StreamChunks(std::shared_ptr<HttpResponseWriter> writer, int count, size_t size,
-                  std::function<void()> after) {
+// Streams `count` chunks of `size` bytes, each after the previous one reached
+// the socket.
+void StreamChunks(std::shared_ptr<HttpResponseWriter> writer, int count,
+                  size_t size, std::function<void()> after) {
   if (count == 0) {
     after();
     return;
@@ -233,10 +245,11 @@ void WriteUntilFailure(std::shared_ptr<HttpResponseWriter> writer,
 }
 
 TEST(HttpClientTest, JsonResponse) {
-  Harness h([](size_t, HttpServerRequest req, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog&) {
-    writer->SendFull(200, {{"Content-Type", "Application/JSON; charset=utf-8"}},
-                     R"({"jsonrpc":"2.0","id":1,"result":{"echo":)" + req.body + "}}");
+  Harness h([](size_t, HttpServerRequest req,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
+    writer->SendFull(
+        200, {{"Content-Type", "Application/JSON; charset=utf-8"}},
+        R"({"jsonrpc":"2.0","id":1,"result":{"echo":)" + req.body + "}}");
   });
   auto rec = std::make_shared<Recorder>();
   HttpRequest request = h.Request("POST", "/mcp?x=1", "\"hi\"");
@@ -266,12 +279,13 @@ TEST(HttpClientTest, JsonResponse) {
   EXPECT_EQ(requests[0].Header("Host"), absl::StrCat("127.0.0.1:", h.port()));
   EXPECT_EQ(requests[0].Header("Content-Length"), "4");
   EXPECT_EQ(requests[0].Header("Connection"), "keep-alive");
-  EXPECT_EQ(requests[0].Header("Accept"), "application/json, text/event-stream");
+  EXPECT_EQ(requests[0].Header("Accept"),
+            "application/json, text/event-stream");
 }
 
 TEST(HttpClientTest, ChunkedSseBodyArrivesInPiecesBeforeTheEnd) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog& log) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
     writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
     log.Hold(std::move(writer));
   });
@@ -280,13 +294,15 @@ TEST(HttpClientTest, ChunkedSseBodyArrivesInPiecesBeforeTheEnd) {
   auto writer = h.log().WaitHeld();
   ASSERT_NE(writer, nullptr);
 
-  const std::string events[] = {"id: 1\ndata: {\"a\":1}\n\n", "id: 2\ndata: {\"b\":2}\n\n",
+  const std::string events[] = {"id: 1\ndata: {\"a\":1}\n\n",
+                                "id: 2\ndata: {\"b\":2}\n\n",
                                 ": keepalive\n\n"};
   std::string expected;
   for (const std::string& event : events) {
     writer->WriteChunk(event);
     expected += event;
-    // Each event is delivered before the next is even sent, and the exchange is open.
+    // Each event is delivered before the next is even sent, and the exchange is
+    // open.
     ASSERT_TRUE(rec->WaitBody(expected.size()));
     EXPECT_EQ(rec->Body(), expected);
     absl::MutexLock lock(&rec->mu);
@@ -307,8 +323,8 @@ TEST(HttpClientTest, BodyPiecesAreAtMostReadBufferBytes) {
   options.read_buffer_bytes = 1000;
   const std::string big(25000, 'x');
   Harness h(
-      [big](size_t, HttpServerRequest req, std::shared_ptr<HttpResponseWriter> writer,
-            ServerLog&) {
+      [big](size_t, HttpServerRequest req,
+            std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
         if (req.target == "/chunked") {
           writer->StartStream(200, {});
           writer->WriteChunk(big);
@@ -333,8 +349,10 @@ TEST(HttpClientTest, BodyPiecesAreAtMostReadBufferBytes) {
 }
 
 TEST(HttpClientTest, KeepAliveReusesOneConnection) {
-  Harness h([](size_t n, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog&) { writer->SendFull(200, {}, absl::StrCat("reply ", n)); });
+  Harness h([](size_t n, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
+    writer->SendFull(200, {}, absl::StrCat("reply ", n));
+  });
   EXPECT_EQ(h.client().idle_connections(), 0u);
   for (int i = 1; i <= 2; ++i) {
     auto rec = std::make_shared<Recorder>();
@@ -353,11 +371,11 @@ TEST(HttpClientTest, KeepAliveReusesOneConnection) {
 
 TEST(HttpClientTest, IdleTimeoutAndPoolSizeAreEnforced) {
   HttpClientOptions options;
-  options.idle_timeout = absl::ZeroDuration();  // Everything pooled is already too old.
+  options.idle_timeout =
+      absl::ZeroDuration();  // Everything pooled is already too old.
   Harness h(
-      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
-        writer->SendFull(200, {}, "ok");
-      },
+      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+         ServerLog&) { writer->SendFull(200, {}, "ok"); },
       options);
   for (int i = 0; i < 2; ++i) {
     auto rec = std::make_shared<Recorder>();
@@ -370,13 +388,13 @@ TEST(HttpClientTest, IdleTimeoutAndPoolSizeAreEnforced) {
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_NE(requests[0].connection_id, requests[1].connection_id);
 
-  // max_idle_per_origin bounds what is kept when several exchanges finish together.
+  // max_idle_per_origin bounds what is kept when several exchanges finish
+  // together.
   HttpClientOptions small;
   small.max_idle_per_origin = 1;
   Harness h2(
-      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
-        writer->SendFull(200, {}, "ok");
-      },
+      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+         ServerLog&) { writer->SendFull(200, {}, "ok"); },
       small);
   std::vector<std::shared_ptr<Recorder>> recs;
   std::vector<std::shared_ptr<HttpExchange>> exchanges;
@@ -392,7 +410,8 @@ TEST(HttpClientTest, IdleTimeoutAndPoolSizeAreEnforced) {
 }
 
 TEST(HttpClientTest, ConnectRefusedIsUnavailable) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>, ServerLog&) {});
+  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
+               ServerLog&) {});
   // A bound socket that is not listening: connecting to it is refused at once.
   asio::io_context ioc;
   tcp::socket blocker(ioc);
@@ -409,7 +428,8 @@ TEST(HttpClientTest, ConnectRefusedIsUnavailable) {
   request.url = *ParseUrl(absl::StrCat("http://127.0.0.1:", port, "/"));
   auto exchange = h.Start(std::move(request), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable)
+      << rec->Status();
   ExpectCleanCallbacks(rec);
   absl::MutexLock lock(&rec->mu);
   EXPECT_FALSE(rec->head.has_value());
@@ -426,7 +446,8 @@ TEST(HttpClientTest, SilentUpstreamIsDeadlineExceeded) {
   const absl::Time start = absl::Now();
   auto exchange = h.Start(h.Request("GET", "/"), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded)
+      << rec->Status();
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
   ExpectCleanCallbacks(rec);
 }
@@ -445,14 +466,15 @@ TEST(HttpClientTest, SilenceMidBodyIsDeadlineExceeded) {
   auto rec = std::make_shared<Recorder>();
   auto exchange = h.Start(h.Request("GET", "/sse"), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded)
+      << rec->Status();
   EXPECT_EQ(rec->Body(), "data: 1\n\n");
   ExpectCleanCallbacks(rec);
 }
 
 TEST(HttpClientTest, CancelMidStreamIsCancelledExactlyOnce) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog& log) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
     writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
     writer->WriteChunk("data: first\n\n");
     log.Hold(std::move(writer));
@@ -464,10 +486,11 @@ TEST(HttpClientTest, CancelMidStreamIsCancelledExactlyOnce) {
   exchange->Cancel();
   exchange->Cancel();
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kCancelled) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kCancelled)
+      << rec->Status();
 
-  // The upstream keeps writing until it notices the connection is gone (Cancel closed
-  // it); nothing more reaches the handlers.
+  // The upstream keeps writing until it notices the connection is gone (Cancel
+  // closed it); nothing more reaches the handlers.
   auto writer = h.log().WaitHeld();
   ASSERT_NE(writer, nullptr);
   auto write_failed = std::make_shared<absl::Notification>();
@@ -484,14 +507,16 @@ TEST(HttpClientTest, OversizedHeadersAreResourceExhausted) {
   HttpClientOptions options;
   options.max_header_bytes = 1024;
   Harness h(
-      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
+      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+         ServerLog&) {
         writer->SendFull(200, {{"X-Big", std::string(4096, 'h')}}, "ok");
       },
       options);
   auto rec = std::make_shared<Recorder>();
   auto exchange = h.Start(h.Request("GET", "/"), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kResourceExhausted) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kResourceExhausted)
+      << rec->Status();
   ExpectCleanCallbacks(rec);
   EXPECT_EQ(h.client().idle_connections(), 0u);
 }
@@ -500,7 +525,8 @@ TEST(HttpClientTest, PauseStopsDeliveryUntilResume) {
   constexpr int kChunks = 64;
   constexpr size_t kChunkBytes = 1024;
   auto server_done = std::make_shared<absl::Notification>();
-  Harness h([server_done](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+  Harness h([server_done](size_t, HttpServerRequest,
+                          std::shared_ptr<HttpResponseWriter> writer,
                           ServerLog&) {
     writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
     StreamChunks(writer, kChunks, kChunkBytes, [writer, server_done] {
@@ -528,7 +554,8 @@ TEST(HttpClientTest, PauseStopsDeliveryUntilResume) {
   const size_t paused_at = rec->Body().size();
   EXPECT_LT(paused_at, kChunks * kChunkBytes);
 
-  // All of the body is now in our socket buffer (64 KiB fits), yet none is delivered.
+  // All of the body is now in our socket buffer (64 KiB fits), yet none is
+  // delivered.
   ASSERT_TRUE(server_done->WaitForNotificationWithTimeout(kWait));
   EXPECT_FALSE(rec->WaitBody(paused_at + 1, absl::Milliseconds(300)))
       << "on_body arrived while paused";
@@ -546,12 +573,13 @@ TEST(HttpClientTest, PauseStopsDeliveryUntilResume) {
 }
 
 TEST(HttpClientTest, AcceptedWithEmptyBody) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer,
                ServerLog&) { writer->SendFull(202, {}, ""); });
   for (int i = 0; i < 2; ++i) {
     auto rec = std::make_shared<Recorder>();
-    auto exchange = h.Start(h.Request("POST", "/mcp", R"({"jsonrpc":"2.0","method":"x"})"),
-                            rec);
+    auto exchange = h.Start(
+        h.Request("POST", "/mcp", R"({"jsonrpc":"2.0","method":"x"})"), rec);
     ASSERT_TRUE(rec->WaitDone());
     EXPECT_TRUE(rec->Status().ok()) << rec->Status();
     ExpectCleanCallbacks(rec);
@@ -567,8 +595,8 @@ TEST(HttpClientTest, AcceptedWithEmptyBody) {
 }
 
 TEST(HttpClientTest, HeadAnd204HaveNoBody) {
-  Harness h([](size_t, HttpServerRequest req, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog&) {
+  Harness h([](size_t, HttpServerRequest req,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
     writer->SendFull(req.method == "HEAD" ? 200 : 204, {}, "body only for GET");
   });
   for (const char* method : {"HEAD", "DELETE"}) {
@@ -584,25 +612,28 @@ TEST(HttpClientTest, HeadAnd204HaveNoBody) {
 }
 
 TEST(HttpClientTest, ServerClosingMidBodyIsAnError) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog&) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
     writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-    writer->WriteChunk("data: partial\n\n", [writer](bool) { writer->Abort(); });
+    writer->WriteChunk("data: partial\n\n",
+                       [writer](bool) { writer->Abort(); });
   });
   auto rec = std::make_shared<Recorder>();
   auto exchange = h.Start(h.Request("GET", "/sse"), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable)
+      << rec->Status();
   EXPECT_EQ(rec->Body(), "data: partial\n\n");
   ExpectCleanCallbacks(rec);
   EXPECT_EQ(h.client().idle_connections(), 0u);
 }
 
 TEST(HttpClientTest, DeadPooledConnectionIsRetriedOnceOnAFreshOne) {
-  // The 2nd request (on the pooled connection) is dropped unanswered, as when a server
-  // closes an idle connection just as it is reused; the retry (3rd) is answered.
-  Harness h([](size_t n, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog&) {
+  // The 2nd request (on the pooled connection) is dropped unanswered, as when a
+  // server closes an idle connection just as it is reused; the retry (3rd) is
+  // answered.
+  Harness h([](size_t n, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog&) {
     if (n == 2) {
       writer->Abort();
     } else {
@@ -624,21 +655,24 @@ TEST(HttpClientTest, DeadPooledConnectionIsRetriedOnceOnAFreshOne) {
 }
 
 TEST(HttpClientTest, FreshConnectionFailureIsNotRetried) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer,
                ServerLog&) { writer->Abort(); });
   auto rec = std::make_shared<Recorder>();
   auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable)
+      << rec->Status();
   ExpectCleanCallbacks(rec);
   EXPECT_EQ(h.log().Requests().size(), 1u);
 }
 
 TEST(HttpClientTest, BodyUntilCloseAndPeerClosedIdleConnection) {
-  // A raw upstream: an HTTP/1.1 reply with neither Content-Length nor chunked framing,
-  // whose body therefore ends when the connection closes.
+  // A raw upstream: an HTTP/1.1 reply with neither Content-Length nor chunked
+  // framing, whose body therefore ends when the connection closes.
   asio::io_context raw_ioc;
-  tcp::acceptor acceptor(raw_ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::acceptor acceptor(raw_ioc,
+                         tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t port = acceptor.local_endpoint().port();
   std::thread upstream([&acceptor] {
     for (int i = 0; i < 2; ++i) {
@@ -649,13 +683,15 @@ TEST(HttpClientTest, BodyUntilCloseAndPeerClosedIdleConnection) {
       asio::streambuf request;
       asio::read_until(socket, request, "\r\n\r\n", ec);
       const std::string reply =
-          i == 0 ? "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close"
-                 : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+          i == 0
+              ? "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close"
+              : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
       asio::write(socket, asio::buffer(reply), ec);
       // The second connection is closed while idle in the client's pool.
     }
   });
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>, ServerLog&) {});
+  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
+               ServerLog&) {});
   HttpRequest request;
   request.method = "GET";
   request.url = *ParseUrl(absl::StrCat("http://127.0.0.1:", port, "/"));
@@ -676,18 +712,20 @@ TEST(HttpClientTest, BodyUntilCloseAndPeerClosedIdleConnection) {
     EXPECT_EQ(rec->Body(), "ok");
   }
   upstream.join();  // Its socket is closed now; the pooled connection is dead.
-  // The dead connection is noticed at reuse and not handed out: the next exchange
-  // connects afresh and is refused (the raw upstream accepts no more).
+  // The dead connection is noticed at reuse and not handed out: the next
+  // exchange connects afresh and is refused (the raw upstream accepts no more).
   acceptor.close();
   auto rec = std::make_shared<Recorder>();
   auto exchange = h.Start(request, rec);
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnavailable)
+      << rec->Status();
   EXPECT_EQ(h.client().idle_connections(), 0u);
 }
 
 TEST(HttpClientTest, HttpsIsUnimplemented) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>, ServerLog&) {});
+  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
+               ServerLog&) {});
   auto rec = std::make_shared<Recorder>();
   HttpRequest request;
   request.method = "GET";
@@ -700,7 +738,8 @@ TEST(HttpClientTest, HttpsIsUnimplemented) {
 }
 
 TEST(HttpClientTest, InvalidRequestIsInvalidArgument) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>, ServerLog&) {});
+  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
+               ServerLog&) {});
   HttpRequest bad_header = h.Request("POST", "/");
   bad_header.headers = {{"X-Evil", "a\r\nInjected: 1"}};
   HttpRequest bad_method = h.Request("GE T", "/");
@@ -708,14 +747,15 @@ TEST(HttpClientTest, InvalidRequestIsInvalidArgument) {
     auto rec = std::make_shared<Recorder>();
     auto exchange = h.Start(*request, rec);
     ASSERT_TRUE(rec->WaitDone());
-    EXPECT_EQ(rec->Status().code(), absl::StatusCode::kInvalidArgument) << rec->Status();
+    EXPECT_EQ(rec->Status().code(), absl::StatusCode::kInvalidArgument)
+        << rec->Status();
   }
   EXPECT_TRUE(h.log().Requests().empty());
 }
 
 TEST(HttpClientTest, ShutdownCancelsExchangesInFlight) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
-               ServerLog& log) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
     writer->StartStream(200, {});
     log.Hold(std::move(writer));
   });
@@ -724,7 +764,8 @@ TEST(HttpClientTest, ShutdownCancelsExchangesInFlight) {
   ASSERT_NE(h.log().WaitHeld(), nullptr);
   h.client().Shutdown();
   ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kCancelled) << rec->Status();
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kCancelled)
+      << rec->Status();
   ExpectCleanCallbacks(rec);
 
   // After Shutdown() new exchanges end at once.

@@ -21,25 +21,31 @@ struct GoodCase {
 
 TEST(ParseUrlTest, AcceptsAbsoluteHttpUrls) {
   const GoodCase cases[] = {
-      {"http://example.com", "http", "example.com", 80, "/", "http://example.com:80",
-       "example.com", "http://example.com/"},
-      {"HTTP://Example.COM:8080/mcp?x=1#frag", "http", "example.com", 8080, "/mcp?x=1",
-       "http://example.com:8080", "example.com:8080", "http://example.com:8080/mcp?x=1"},
-      {"https://api.example.com/v1/mcp", "https", "api.example.com", 443, "/v1/mcp",
-       "https://api.example.com:443", "api.example.com", "https://api.example.com/v1/mcp"},
-      {"https://h:443/", "https", "h", 443, "/", "https://h:443", "h", "https://h/"},
-      {"http://h:443/", "http", "h", 443, "/", "http://h:443", "h:443", "http://h:443/"},
+      {"http://example.com", "http", "example.com", 80, "/",
+       "http://example.com:80", "example.com", "http://example.com/"},
+      {"HTTP://Example.COM:8080/mcp?x=1#frag", "http", "example.com", 8080,
+       "/mcp?x=1", "http://example.com:8080", "example.com:8080",
+       "http://example.com:8080/mcp?x=1"},
+      {"https://api.example.com/v1/mcp", "https", "api.example.com", 443,
+       "/v1/mcp", "https://api.example.com:443", "api.example.com",
+       "https://api.example.com/v1/mcp"},
+      {"https://h:443/", "https", "h", 443, "/", "https://h:443", "h",
+       "https://h/"},
+      {"http://h:443/", "http", "h", 443, "/", "http://h:443", "h:443",
+       "http://h:443/"},
       {"http://127.0.0.1:3000/mcp", "http", "127.0.0.1", 3000, "/mcp",
        "http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000/mcp"},
-      {"http://[::1]:8080/mcp", "http", "::1", 8080, "/mcp", "http://[::1]:8080",
-       "[::1]:8080", "http://[::1]:8080/mcp"},
-      {"http://[2001:DB8::1]/", "http", "2001:db8::1", 80, "/", "http://[2001:db8::1]:80",
-       "[2001:db8::1]", "http://[2001:db8::1]/"},
-      {"http://h?q=1", "http", "h", 80, "/?q=1", "http://h:80", "h", "http://h/?q=1"},
-      {"http://h#only-fragment", "http", "h", 80, "/", "http://h:80", "h", "http://h/"},
+      {"http://[::1]:8080/mcp", "http", "::1", 8080, "/mcp",
+       "http://[::1]:8080", "[::1]:8080", "http://[::1]:8080/mcp"},
+      {"http://[2001:DB8::1]/", "http", "2001:db8::1", 80, "/",
+       "http://[2001:db8::1]:80", "[2001:db8::1]", "http://[2001:db8::1]/"},
+      {"http://h?q=1", "http", "h", 80, "/?q=1", "http://h:80", "h",
+       "http://h/?q=1"},
+      {"http://h#only-fragment", "http", "h", 80, "/", "http://h:80", "h",
+       "http://h/"},
       {"http://h:/x", "http", "h", 80, "/x", "http://h:80", "h", "http://h/x"},
-      {"http://my_host.local:65535/a/b%20c", "http", "my_host.local", 65535, "/a/b%20c",
-       "http://my_host.local:65535", "my_host.local:65535",
+      {"http://my_host.local:65535/a/b%20c", "http", "my_host.local", 65535,
+       "/a/b%20c", "http://my_host.local:65535", "my_host.local:65535",
        "http://my_host.local:65535/a/b%20c"},
   };
   for (const GoodCase& c : cases) {
@@ -106,10 +112,12 @@ TEST(ParseUrlTest, RejectsEverythingElse) {
 TEST(ParseUrlTest, ErrorsDoNotEchoTheUrl) {
   absl::StatusOr<Url> url = ParseUrl("ftp://host/?token=secret123");
   ASSERT_FALSE(url.ok());
-  EXPECT_EQ(std::string(url.status().message()).find("secret123"), std::string::npos);
+  EXPECT_EQ(std::string(url.status().message()).find("secret123"),
+            std::string::npos);
   url = ParseUrl("http://user:secret123@host/");
   ASSERT_FALSE(url.ok());
-  EXPECT_EQ(std::string(url.status().message()).find("secret123"), std::string::npos);
+  EXPECT_EQ(std::string(url.status().message()).find("secret123"),
+            std::string::npos);
 }
 
 }  // namespace
