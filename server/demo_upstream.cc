@@ -110,11 +110,11 @@ struct SlowArguments {
 };
 
 absl::StatusOr<SlowArguments> ParseSlowArguments(const McpMessage& request) {
-  static const boost::json::object kNone;
   const boost::json::value* arguments = request.params.if_contains("arguments");
+  const boost::json::object no_arguments;
   const boost::json::object& object =
       arguments != nullptr && arguments->is_object() ? arguments->get_object()
-                                                     : kNone;
+                                                     : no_arguments;
   SlowArguments parsed;
   absl::StatusOr<int64_t> steps =
       BoundedIntArgument(object, "steps", parsed.steps, kMaxSlowSteps);

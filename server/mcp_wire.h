@@ -134,6 +134,10 @@ McpTool McpEchoTool();
 
 // The `name` of a tools/call request; empty when it has none.
 std::string McpToolCallName(const McpMessage& request);
+// The `arguments` of a tools/call request (empty when absent); InvalidArgument
+// when they are not an object.
+absl::StatusOr<boost::json::object> McpToolCallArguments(
+    const McpMessage& request);
 
 // Answers the methods every server here shares: ping, tools/list over `tools`,
 // and tools/call for a tool with a `call` (unknown tool: InvalidArgument). Any

@@ -416,7 +416,11 @@ class ExchangeImpl : public HttpExchange,
               ec, absl::StrCat("parsing the response head from ", origin_)));
           return;
         }
-        if (parser_->is_header_done()) OnHeaderDone();
+        if (parser_->is_header_done()) {
+          OnHeaderDone();
+        } else if (used == 0) {
+          break;  // No progress without more bytes.
+        }
         continue;
       }
       if (paused_.load()) return;
