@@ -110,17 +110,14 @@ struct SlowArguments {
 };
 
 absl::StatusOr<SlowArguments> ParseSlowArguments(const McpMessage& request) {
-  const boost::json::value* arguments = request.params.if_contains("arguments");
-  const boost::json::object no_arguments;
-  const boost::json::object& object =
-      arguments != nullptr && arguments->is_object() ? arguments->get_object()
-                                                     : no_arguments;
+  absl::StatusOr<boost::json::object> arguments = McpToolCallArguments(request);
+  if (!arguments.ok()) return arguments.status();
   SlowArguments parsed;
   absl::StatusOr<int64_t> steps =
-      BoundedIntArgument(object, "steps", parsed.steps, kMaxSlowSteps);
+      BoundedIntArgument(*arguments, "steps", parsed.steps, kMaxSlowSteps);
   if (!steps.ok()) return steps.status();
-  absl::StatusOr<int64_t> delay =
-      BoundedIntArgument(object, "delay_ms", parsed.delay_ms, kMaxSlowDelayMs);
+  absl::StatusOr<int64_t> delay = BoundedIntArgument(
+      *arguments, "delay_ms", parsed.delay_ms, kMaxSlowDelayMs);
   if (!delay.ok()) return delay.status();
   parsed.steps = *steps;
   parsed.delay_ms = *delay;
@@ -353,13 +350,8 @@ class DemoUpstream::Service {
   }
 
   HttpReply Initialize(const McpMessage& request) {
-    const boost::json::value* requested =
-        request.params.if_contains("protocolVersion");
-    std::string version = NegotiateMcpProtocolVersion(
-        requested != nullptr && requested->is_string()
-            ? absl::string_view(requested->get_string().data(),
-                                requested->get_string().size())
-            : absl::string_view());
+    std::string version =
+        NegotiateMcpProtocolVersion(McpRequestedProtocolVersion(request));
     McpServerInfo info{kServerName, kServerVersion, kInstructions};
     HttpReply reply = JsonHttpReply(
         200, JsonRpcResultJson(request.id, McpInitializeResult(version, info)));

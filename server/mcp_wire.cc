@@ -120,6 +120,13 @@ std::variant<McpMessage, JsonRpcError> ParseMcpMessage(absl::string_view body) {
   return ToMcpMessage(*object);
 }
 
+std::string McpRequestedProtocolVersion(const McpMessage& initialize) {
+  const boost::json::value* version =
+      initialize.params.if_contains("protocolVersion");
+  if (version == nullptr || !version->is_string()) return "";
+  return std::string(ToAbslView(version->get_string()));
+}
+
 std::string JsonRpcResultJson(const boost::json::value& id,
                               const boost::json::value& result) {
   return JsonRpcRawResultJson(id, boost::json::serialize(result));
@@ -228,6 +235,16 @@ std::string McpToolCallName(const McpMessage& request) {
   return std::string(ToAbslView(name->get_string()));
 }
 
+absl::StatusOr<boost::json::object> McpToolCallArguments(
+    const McpMessage& request) {
+  const boost::json::value* arguments = request.params.if_contains("arguments");
+  if (arguments == nullptr) return boost::json::object();
+  if (!arguments->is_object()) {
+    return absl::InvalidArgumentError("tools/call arguments must be an object");
+  }
+  return arguments->get_object();
+}
+
 absl::StatusOr<boost::json::value> AnswerMcpRequest(
     const McpMessage& request, absl::Span<const McpTool> tools) {
   if (request.method == "ping") return boost::json::object();
@@ -247,18 +264,14 @@ absl::StatusOr<boost::json::value> AnswerMcpRequest(
         ToAbslView(tool_name->get_string()) != name) {
       continue;
     }
-    if (!tool.call)
+    if (!tool.call) {
       return absl::InternalError(
           absl::StrCat("tool ", name, " has no handler"));
-    boost::json::object no_arguments;
-    const boost::json::value* arguments =
-        request.params.if_contains("arguments");
-    if (arguments != nullptr && !arguments->is_object()) {
-      return absl::InvalidArgumentError(
-          "tools/call arguments must be an object");
     }
-    absl::StatusOr<boost::json::object> result = tool.call(
-        arguments != nullptr ? arguments->get_object() : no_arguments);
+    absl::StatusOr<boost::json::object> arguments =
+        McpToolCallArguments(request);
+    if (!arguments.ok()) return arguments.status();
+    absl::StatusOr<boost::json::object> result = tool.call(*arguments);
     if (!result.ok()) return result.status();
     return boost::json::value(*std::move(result));
   }

@@ -38,7 +38,7 @@ inline constexpr int kJsonRpcInvalidParams = -32602;
 inline constexpr int kJsonRpcInternalError = -32603;
 inline constexpr int kMcpSessionNotFound = -32001;
 
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
 // Versions
 
 // True for 2025-11-25, 2025-06-18 and 2025-03-26.
@@ -46,7 +46,7 @@ bool IsSupportedMcpProtocolVersion(absl::string_view version);
 // The client's version when supported, else kLatestMcpProtocolVersion.
 std::string NegotiateMcpProtocolVersion(absl::string_view requested);
 
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
 // Reading a POST body
 
 enum class JsonRpcKind { kRequest, kNotification, kResponse };
@@ -54,8 +54,8 @@ enum class JsonRpcKind { kRequest, kNotification, kResponse };
 struct McpMessage {
   JsonRpcKind kind = JsonRpcKind::kRequest;
   std::string method;  // empty for responses
-  boost::json::value
-      id;  // an int or a string for requests and responses; else null
+  // An int or a string for requests; also null for responses; else null.
+  boost::json::value id;
   boost::json::object params;  // empty when the message has none
   // `params._meta.progressToken` of a request; null when absent.
   boost::json::value progress_token;
@@ -72,7 +72,10 @@ struct JsonRpcError {
 // (batches included: no supported version needs them).
 std::variant<McpMessage, JsonRpcError> ParseMcpMessage(absl::string_view body);
 
-// ---------------------------------------------------------------------------------------
+// `params.protocolVersion` of an initialize request; empty when absent.
+std::string McpRequestedProtocolVersion(const McpMessage& initialize);
+
+// ---------------------------------------------------------------------------
 // Writing JSON-RPC messages. `id` is re-serialized, so an int or string id
 // comes back as sent.
 
@@ -103,7 +106,7 @@ std::string JsonRpcReplyJson(const boost::json::value& id,
 // a data: line).
 std::string SseMessageEvent(absl::string_view data);
 
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
 // MCP results
 
 struct McpServerInfo {
@@ -146,7 +149,7 @@ absl::StatusOr<boost::json::object> McpToolCallArguments(
 absl::StatusOr<boost::json::value> AnswerMcpRequest(
     const McpMessage& request, absl::Span<const McpTool> tools);
 
-// ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
 // HTTP replies
 
 struct HttpReply {

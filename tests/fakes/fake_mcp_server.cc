@@ -52,12 +52,8 @@ Answer DefaultAnswer(const FakeMcpServerOptions& options,
   if (message.method == "initialize") {
     std::string version = options.force_version;
     if (version.empty()) {
-      const boost::json::value* requested =
-          message.params.if_contains("protocolVersion");
-      version = NegotiateMcpProtocolVersion(
-          requested != nullptr && requested->is_string()
-              ? requested->get_string().c_str()
-              : "");
+      version =
+          NegotiateMcpProtocolVersion(McpRequestedProtocolVersion(message));
     }
     return {200, JsonRpcResultJson(message.id, McpInitializeResult(
                                                    version, {"fake-mcp-server",

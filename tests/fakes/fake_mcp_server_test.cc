@@ -86,11 +86,10 @@ TEST(FakeMcpServerTest, DefaultMethods) {
   EXPECT_EQ(echo.at("id"), "call-7");
   EXPECT_EQ(echo.at("result").at("content").at(0).at("text"), "hi");
 
-  boost::json::value unknown_tool = JsonOrFail(
-      Post(
-          *fake,
-          R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}})")
-          .body);
+  boost::json::value unknown_tool =
+      JsonOrFail(Post(*fake, R"({"jsonrpc":"2.0","id":3,"method":"tools/call",)"
+                             R"("params":{"name":"x"}})")
+                     .body);
   EXPECT_EQ(unknown_tool.at("error").at("code"), -32602);
   boost::json::value unknown_method = JsonOrFail(
       Post(*fake, R"({"jsonrpc":"2.0","id":4,"method":"nope/nope"})").body);

@@ -23,7 +23,8 @@ constexpr absl::string_view kPing =
 
 std::string InitializeBody(absl::string_view version) {
   return absl::StrCat(
-      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":")",
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize",)"
+      R"("params":{"protocolVersion":")",
       version,
       R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs Bazel with clang-14 in a separate output base, so the gcc build's cache is kept.
+#   scripts/clang-bazel.sh build --config=clang //core/... //server/...   # thread-safety analysis
+#   scripts/clang-bazel.sh build --config=fuzz //tests/fuzz:sse_parser_fuzzer
+#   scripts/fuzz.sh sse 600                                               # build + run a fuzzer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmd=$1
+shift
+exec bazel --output_base="${SHADOWCAT_CLANG_OUTPUT_BASE:-$HOME/.cache/shadowcat-clang}" \
+  "$cmd" --symlink_prefix=bazel-clang- "$@"
