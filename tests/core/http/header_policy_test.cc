@@ -1,5 +1,8 @@
 #include "core/http/header_policy.h"
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace shadowcat {
@@ -11,7 +14,7 @@ TEST(HeaderPolicyTest, OrdinaryHeadersPass) {
 }
 
 TEST(HeaderPolicyTest, ControlCharactersAreRefusedWithoutEchoingTheValue) {
-  for (std::string value : {"a\r\nX: 1", std::string("a\0b", 3), "a\nb", "\x7f"}) {
+  for (const std::string& value : std::vector<std::string>{"a\r\nX: 1", std::string("a\0b", 3), "a\nb", "\x7f"}) {
     absl::Status status = CheckCallerHeader("X-Secret", value);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(status.message().find(value), absl::string_view::npos);
