@@ -316,7 +316,7 @@ class DemoUpstream::Service {
       return;
     }
     const McpMessage& message = std::get<McpMessage>(parsed);
-    if (message.kind == JsonRpcKind::kRequest &&
+    if (message.kind == McpMessageKind::kRequest &&
         message.method == "initialize") {
       SendHttpReply(*writer, Initialize(message));
       return;
@@ -325,7 +325,7 @@ class DemoUpstream::Service {
       SendHttpReply(*writer, *std::move(refusal));
       return;
     }
-    if (message.kind != JsonRpcKind::kRequest) {
+    if (message.kind != McpMessageKind::kRequest) {
       SendHttpReply(*writer, AcceptedHttpReply());
       return;
     }

@@ -51,12 +51,12 @@ std::variant<McpMessage, JsonRpcError> ToMcpMessage(
     if (!method->is_string()) return InvalidRequest("method must be a string");
     message.method = std::string(ToAbslView(method->get_string()));
     if (id == nullptr) {
-      message.kind = JsonRpcKind::kNotification;
+      message.kind = McpMessageKind::kNotification;
       return message;
     }
     if (!IsValidRequestId(*id))
       return InvalidRequest("id must be a string or an integer");
-    message.kind = JsonRpcKind::kRequest;
+    message.kind = McpMessageKind::kRequest;
     message.id = *id;
     if (const boost::json::value* meta = message.params.if_contains("_meta")) {
       if (const boost::json::object* meta_object = meta->if_object()) {
@@ -74,7 +74,7 @@ std::variant<McpMessage, JsonRpcError> ToMcpMessage(
     if (id == nullptr || !(id->is_null() || IsValidRequestId(*id))) {
       return InvalidRequest("response id must be a string, an integer or null");
     }
-    message.kind = JsonRpcKind::kResponse;
+    message.kind = McpMessageKind::kResponse;
     message.id = *id;
     return message;
   }

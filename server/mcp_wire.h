@@ -49,10 +49,10 @@ std::string NegotiateMcpProtocolVersion(absl::string_view requested);
 // ---------------------------------------------------------------------------
 // Reading a POST body
 
-enum class JsonRpcKind { kRequest, kNotification, kResponse };
+enum class McpMessageKind { kRequest, kNotification, kResponse };
 
 struct McpMessage {
-  JsonRpcKind kind = JsonRpcKind::kRequest;
+  McpMessageKind kind = McpMessageKind::kRequest;
   std::string method;  // empty for responses
   // An int or a string for requests; also null for responses; else null.
   boost::json::value id;

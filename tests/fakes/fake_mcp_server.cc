@@ -28,7 +28,7 @@ struct Exchange {
     return http_method == "POST" ? std::get_if<McpMessage>(&parsed) : nullptr;
   }
   bool IsRpcRequest() const {
-    return message() != nullptr && message()->kind == JsonRpcKind::kRequest;
+    return message() != nullptr && message()->kind == McpMessageKind::kRequest;
   }
 };
 
@@ -48,7 +48,7 @@ Answer DefaultAnswer(const FakeMcpServerOptions& options,
     return {400, JsonRpcErrorJson(nullptr, error->code, error->message)};
   }
   const McpMessage& message = *exchange.message();
-  if (message.kind != JsonRpcKind::kRequest) return {202, std::nullopt};
+  if (message.kind != McpMessageKind::kRequest) return {202, std::nullopt};
   if (message.method == "initialize") {
     std::string version = options.force_version;
     if (version.empty()) {
