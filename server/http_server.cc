@@ -689,10 +689,7 @@ class HttpServerImpl : public HttpServer {
 }  // namespace
 
 std::string HttpServerRequest::Header(absl::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) return value;
-  }
-  return "";
+  return HeaderOrEmpty(headers, name);
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(

@@ -20,10 +20,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "boost/asio/io_context.hpp"
+#include "core/http/header_list.h"
 
 namespace shadowcat {
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+using HttpHeaders = HeaderList;
 
 struct HttpServerRequest {
   std::string method;  // "GET", "POST", ...
@@ -49,7 +50,9 @@ class HttpResponseWriter {
   // Queues `data` to be written as one chunk. `on_written` (optional) runs on the
   // connection's strand once the chunk reached the socket, with false if the connection
   // closed first. A reader that stops reading makes chunks queue; callers that stream
-  // a lot should wait for on_written before sending more.
+  // a lot should wait for on_written before sending more. An empty `data` writes nothing
+  // but still runs `on_written` in order: a way to learn that everything before it
+  // (the head included) was sent.
   virtual void WriteChunk(std::string data,
                           std::function<void(bool ok)> on_written = nullptr) = 0;
   // Ends the chunked response (final zero-size chunk); the connection may be reused.

@@ -61,6 +61,13 @@ std::string TrimJson(const std::string& json) {
 
 }  // namespace
 
+absl::StatusOr<std::shared_ptr<Session>> ShadowcatService::FindForMessage(
+    const std::string& session_id, const std::string& method, const std::string& params_json) {
+  if (absl::Status s = CheckMethod(method); !s.ok()) return s;
+  if (absl::Status s = CheckParams(params_json, metrics_); !s.ok()) return s;
+  return sessions_.Find(session_id);
+}
+
 grpc::ServerUnaryReactor* ShadowcatService::OpenSession(grpc::CallbackServerContext* context,
                                                         const v1::OpenSessionRequest* request,
                                                         v1::OpenSessionResponse* response) {
@@ -96,11 +103,8 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* ShadowcatService::Call(grpc::CallbackServerContext* context,
                                                  const v1::CallRequest* request,
                                                  v1::CallResponse* response) {
-  if (absl::Status s = CheckMethod(request->method()); !s.ok()) return FinishNow(context, s);
-  if (absl::Status s = CheckParams(request->params_json(), metrics_); !s.ok()) {
-    return FinishNow(context, s);
-  }
-  absl::StatusOr<std::shared_ptr<Session>> session = sessions_.Find(request->session_id());
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      FindForMessage(request->session_id(), request->method(), request->params_json());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Call(request->method(), TrimJson(request->params_json()),
@@ -114,10 +118,8 @@ grpc::ServerUnaryReactor* ShadowcatService::Call(grpc::CallbackServerContext* co
 
 grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
     grpc::CallbackServerContext* context, const v1::CallRequest* request) {
-  absl::Status status = CheckMethod(request->method());
-  if (status.ok()) status = CheckParams(request->params_json(), metrics_);
   absl::StatusOr<std::shared_ptr<Session>> session =
-      status.ok() ? sessions_.Find(request->session_id()) : status;
+      FindForMessage(request->session_id(), request->method(), request->params_json());
   auto reactor = CallStreamReactor::Create(metrics_);
   if (!session.ok()) {
     reactor->Close(session.status());
@@ -142,11 +144,8 @@ grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
 grpc::ServerUnaryReactor* ShadowcatService::Notify(grpc::CallbackServerContext* context,
                                                    const v1::NotifyRequest* request,
                                                    v1::NotifyResponse*) {
-  if (absl::Status s = CheckMethod(request->method()); !s.ok()) return FinishNow(context, s);
-  if (absl::Status s = CheckParams(request->params_json(), metrics_); !s.ok()) {
-    return FinishNow(context, s);
-  }
-  absl::StatusOr<std::shared_ptr<Session>> session = sessions_.Find(request->session_id());
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      FindForMessage(request->session_id(), request->method(), request->params_json());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Notify(request->method(), TrimJson(request->params_json()),

@@ -48,6 +48,11 @@ class ShadowcatService final : public v1::Shadowcat::CallbackService {
                                          v1::ListSessionsResponse* response) override;
 
  private:
+  // Validates a message's method and params (InvalidArgument) and finds its session.
+  absl::StatusOr<std::shared_ptr<Session>> FindForMessage(const std::string& session_id,
+                                                          const std::string& method,
+                                                          const std::string& params_json);
+
   SessionManager& sessions_;
   ShadowcatMetrics& metrics_;
 };

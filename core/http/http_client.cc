@@ -614,10 +614,9 @@ void ClientState::Shutdown() {
 
 std::optional<std::string> HttpResponseHead::Header(
     absl::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) return value;
-  }
-  return std::nullopt;
+  const std::string* value = FindHeader(headers, name);
+  if (value == nullptr) return std::nullopt;
+  return *value;
 }
 
 std::string HttpResponseHead::MediaType() const {

@@ -23,11 +23,10 @@
 #include "absl/time/time.h"
 #include "boost/asio/any_io_executor.hpp"
 #include "boost/asio/io_context.hpp"
+#include "core/http/header_list.h"
 #include "core/http/url.h"
 
 namespace shadowcat {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpClientOptions {
   // TCP connect (resolve included) must finish within this. Default: 10 s.

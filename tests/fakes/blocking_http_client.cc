@@ -37,10 +37,7 @@ absl::Status FailedStep(absl::string_view step, const beast::error_code& ec) {
 }  // namespace
 
 std::string TestHttpResponse::Header(absl::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) return value;
-  }
-  return "";
+  return HeaderOrEmpty(headers, name);
 }
 
 absl::StatusOr<TestHttpResponse> SendTestHttpRequest(

@@ -154,10 +154,7 @@ void Respond(const FakeMcpServerOptions& options, const Exchange& exchange) {
 }  // namespace
 
 std::string RecordedRequest::Header(absl::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) return value;
-  }
-  return "";
+  return HeaderOrEmpty(headers, name);
 }
 
 absl::StatusOr<std::unique_ptr<FakeMcpServer>> FakeMcpServer::Start(

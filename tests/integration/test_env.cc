@@ -1,16 +1,10 @@
 #include "tests/integration/test_env.h"
 
-#include <sstream>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "boost/asio/connect.hpp"
-#include "boost/asio/io_context.hpp"
-#include "boost/asio/ip/tcp.hpp"
-#include "boost/beast/core.hpp"
-#include "boost/beast/http.hpp"
 #include "gtest/gtest.h"
+#include "tests/fakes/blocking_http_client.h"
 
 namespace shadowcat {
 
@@ -37,22 +31,12 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout) {
 }
 
 absl::StatusOr<std::string> HttpGet(uint16_t port, const std::string& path) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::socket socket(ioc);
-  boost::system::error_code ec;
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec) return absl::UnavailableError(ec.message());
-  http::request<http::empty_body> request(http::verb::get, path, 11);
-  request.set(http::field::host, "127.0.0.1");
-  http::write(socket, request, ec);
-  if (ec) return absl::UnavailableError(ec.message());
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response, ec);
-  if (ec) return absl::UnavailableError(ec.message());
-  return absl::StrCat(response.result_int(), " ", response.body());
+  TestHttpRequest request;
+  request.method = "GET";
+  request.target = path;
+  absl::StatusOr<TestHttpResponse> response = SendTestHttpRequest(port, request);
+  if (!response.ok()) return response.status();
+  return absl::StrCat(response->status, " ", response->body);
 }
 
 double MetricValue(const std::string& exposition, const std::string& series) {

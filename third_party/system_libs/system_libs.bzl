@@ -36,6 +36,13 @@ _LIBS = {
     "protobuf": (["protobuf"], []),
 }
 
+# target name -> extra dependency under --config=tsan (--define=shadowcat_tsan=1): the
+# ThreadSanitizer annotations for Debian's uninstrumented Abseil (third_party/tsan_absl).
+_TSAN_SETTING = "@//third_party/tsan_absl:enabled"
+_TSAN_DEPS = {
+    "absl": "@//third_party/tsan_absl",
+}
+
 def _pkg_config_libs(ctx, modules):
     if not modules:
         return []
@@ -55,6 +62,11 @@ def _system_libs_impl(ctx):
         lines.append("cc_library(")
         lines.append('    name = "%s",' % name)
         lines.append("    linkopts = %s," % repr(linkopts))
+        if name in _TSAN_DEPS:
+            lines.append("    deps = select({")
+            lines.append('        "%s": ["%s"],' % (_TSAN_SETTING, _TSAN_DEPS[name]))
+            lines.append('        "//conditions:default": [],')
+            lines.append("    }),")
         lines.append(")")
         lines.append("")
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
