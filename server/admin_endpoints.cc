@@ -5,7 +5,8 @@
 
 namespace shadowcat {
 
-HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics, const std::atomic<bool>& ready) {
+HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics,
+                             const std::atomic<bool>& ready) {
   return [&metrics, &ready](HttpServerRequest request,
                             std::shared_ptr<HttpResponseWriter> writer) {
     const std::string path = request.target.substr(0, request.target.find('?'));
@@ -13,15 +14,18 @@ HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics, const std::atomic<bool>&
     if (request.method != "GET" && request.method != "HEAD") {
       writer->SendFull(405, {{"Allow", "GET"}}, "method not allowed\n");
     } else if (path == "/metrics") {
-      writer->SendFull(200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-                       metrics.Serialize());
+      writer->SendFull(
+          200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+          metrics.Serialize());
     } else if (path == "/healthz") {
       writer->SendFull(200, text, "ok\n");
     } else if (path == "/readyz") {
       const bool is_ready = ready.load(std::memory_order_acquire);
-      writer->SendFull(is_ready ? 200 : 503, text, is_ready ? "ready\n" : "not ready\n");
+      writer->SendFull(is_ready ? 200 : 503, text,
+                       is_ready ? "ready\n" : "not ready\n");
     } else {
-      writer->SendFull(404, text, "not found: try /metrics, /healthz or /readyz\n");
+      writer->SendFull(404, text,
+                       "not found: try /metrics, /healthz or /readyz\n");
     }
   };
 }

@@ -1,8 +1,9 @@
 #ifndef SHADOWCAT_SERVER_ADMIN_ENDPOINTS_H_
 #define SHADOWCAT_SERVER_ADMIN_ENDPOINTS_H_
 
-// The admin HTTP surface: /metrics (Prometheus text format), /healthz (the process is alive)
-// and /readyz (ready for traffic: 503 while starting or draining).
+// The admin HTTP surface: /metrics (Prometheus text format), /healthz (the
+// process is alive) and /readyz (ready for traffic: 503 while starting or
+// draining).
 
 #include <atomic>
 
@@ -12,7 +13,8 @@
 namespace shadowcat {
 
 // REQUIRES: `metrics` and `ready` outlive the returned handler.
-HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics, const std::atomic<bool>& ready);
+HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics,
+                             const std::atomic<bool>& ready);
 
 }  // namespace shadowcat
 

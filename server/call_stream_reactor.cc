@@ -6,18 +6,22 @@
 
 namespace shadowcat {
 
-std::shared_ptr<CallStreamReactor> CallStreamReactor::Create(ShadowcatMetrics& metrics) {
+std::shared_ptr<CallStreamReactor> CallStreamReactor::Create(
+    ShadowcatMetrics& metrics) {
   auto reactor = std::make_shared<CallStreamReactor>(metrics);
   absl::MutexLock lock(&reactor->mu_);
   reactor->self_ = reactor;
   return reactor;
 }
 
-CallStreamReactor::CallStreamReactor(ShadowcatMetrics& metrics) : metrics_(metrics) {
+CallStreamReactor::CallStreamReactor(ShadowcatMetrics& metrics)
+    : metrics_(metrics) {
   metrics_.grpc_streams_active().Increment();
 }
 
-CallStreamReactor::~CallStreamReactor() { metrics_.grpc_streams_active().Decrement(); }
+CallStreamReactor::~CallStreamReactor() {
+  metrics_.grpc_streams_active().Decrement();
+}
 
 void CallStreamReactor::PushMessage(UpstreamMessage message) {
   v1::CallStreamEvent event;
@@ -41,9 +45,10 @@ void CallStreamReactor::Push(v1::CallStreamEvent event) {
   if (queued_bytes_ + bytes > kMaxQueuedBytes) {
     queue_.clear();
     queued_bytes_ = 0;
-    final_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "the caller reads the stream too slowly; queued messages "
-                                 "exceeded the per-stream bound");
+    final_status_ =
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "the caller reads the stream too slowly; queued messages "
+                     "exceeded the per-stream bound");
     finish_pending_ = true;
     if (!writing_) StartNextLocked();
     return;
@@ -66,7 +71,8 @@ void CallStreamReactor::StartNextLocked() {
   if (!queue_.empty()) {
     in_flight_ = std::move(queue_.front());
     queue_.pop_front();
-    queued_bytes_ -= std::min(queued_bytes_, static_cast<size_t>(in_flight_.ByteSizeLong()));
+    queued_bytes_ -=
+        std::min(queued_bytes_, static_cast<size_t>(in_flight_.ByteSizeLong()));
     writing_ = true;
     StartWrite(&in_flight_);
     return;
@@ -97,9 +103,11 @@ void CallStreamReactor::OnCancel() {
   queue_.clear();
   if (!finished_ && !writing_) {
     finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+    Finish(
+        grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
   } else if (!finished_) {
-    final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    final_status_ =
+        grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
     finish_pending_ = true;
   }
 }

@@ -1,18 +1,21 @@
 #ifndef SHADOWCAT_SERVER_CALL_STREAM_REACTOR_H_
 #define SHADOWCAT_SERVER_CALL_STREAM_REACTOR_H_
 
-// The gRPC side of CallStream: messages the upstream sends on a request's SSE stream,
-// then its response, written one at a time (gRPC allows one write in flight).
+// The gRPC side of CallStream: messages the upstream sends on a request's SSE
+// stream, then its response, written one at a time (gRPC allows one write in
+// flight).
 //
-// Threading: PushMessage/PushResponse/Close are called on the session's strand; gRPC calls
-// OnWriteDone/OnCancel/OnDone on its own threads. A mutex guards the small shared state;
-// nothing is called out while it is held except the non-blocking StartWrite/Finish.
-// Lifetime: the reactor keeps itself alive (self_) until gRPC's OnDone, so the core may hold
-// a shared_ptr and call it after the client went away: those calls become no-ops.
+// Threading: PushMessage/PushResponse/Close are called on the session's strand;
+// gRPC calls OnWriteDone/OnCancel/OnDone on its own threads. A mutex guards the
+// small shared state; nothing is called out while it is held except the
+// non-blocking StartWrite/Finish. Lifetime: the reactor keeps itself alive
+// (self_) until gRPC's OnDone, so the core may hold a shared_ptr and call it
+// after the client went away: those calls become no-ops.
 //
-// Memory: queued messages are bounded by kMaxQueuedBytes. A caller that reads slower than
-// the upstream writes past that bound gets RESOURCE_EXHAUSTED rather than unbounded growth
-// (pausing the upstream socket instead comes with the streaming work).
+// Memory: queued messages are bounded by kMaxQueuedBytes. A caller that reads
+// slower than the upstream writes past that bound gets RESOURCE_EXHAUSTED
+// rather than unbounded growth (pausing the upstream socket instead comes with
+// the streaming work).
 
 #include <cstddef>
 #include <deque>
@@ -64,7 +67,8 @@ class CallStreamReactor : public grpc::ServerWriteReactor<v1::CallStreamEvent> {
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
-// A write reactor that finishes at once with a fixed status (for RPCs that refuse early).
+// A write reactor that finishes at once with a fixed status (for RPCs that
+// refuse early).
 template <typename Message>
 class FinishedWriteReactor : public grpc::ServerWriteReactor<Message> {
  public:

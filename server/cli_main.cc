@@ -1,5 +1,6 @@
-// shadowcat-cli: a small client for Shadowcat's gRPC API (grpcurl is not packaged for
-// Debian). Each command is one RPC, except `demo`, which walks a whole session.
+// shadowcat-cli: a small client for Shadowcat's gRPC API (grpcurl is not
+// packaged for Debian). Each command is one RPC, except `demo`, which walks a
+// whole session.
 
 #include <iostream>
 #include <memory>
@@ -27,7 +28,8 @@ constexpr char kUsage[] =
     "shadowcat-cli [--target=HOST:PORT] COMMAND ARGS\n"
     "  open URL                         open a session; prints its id\n"
     "  call SESSION METHOD [PARAMS]     send a request, print the result JSON\n"
-    "  stream SESSION METHOD [PARAMS]   like call, printing progress and logs as they come\n"
+    "  stream SESSION METHOD [PARAMS]   like call, printing progress and logs "
+    "as they come\n"
     "  notify SESSION METHOD [PARAMS]   send a notification\n"
     "  close SESSION                    close a session (DELETE upstream)\n"
     "  get SESSION | list               describe sessions\n"
@@ -35,13 +37,15 @@ constexpr char kUsage[] =
 
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+  context->set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
   return context;
 }
 
 int Fail(const grpc::Status& status) {
-  std::cerr << "error: " << status.error_code() << " " << status.error_message() << "\n";
+  std::cerr << "error: " << status.error_code() << " " << status.error_message()
+            << "\n";
   return 1;
 }
 
@@ -49,32 +53,35 @@ int PrintCallResponse(const v1::CallResponse& response) {
   if (response.has_error()) {
     std::cout << "JSON-RPC error " << response.error().code() << ": "
               << response.error().message() << "\n";
-    if (!response.error().data_json().empty()) std::cout << response.error().data_json() << "\n";
+    if (!response.error().data_json().empty())
+      std::cout << response.error().data_json() << "\n";
     return 3;
   }
   std::cout << response.result_json() << "\n";
   return 0;
 }
 
-int Open(Shadowcat::Stub& stub, const std::string& url, std::string* session_id) {
+int Open(Shadowcat::Stub& stub, const std::string& url,
+         std::string* session_id) {
   v1::OpenSessionRequest request;
   request.set_upstream_url(url);
   request.mutable_client_info()->set_name("shadowcat-cli");
   for (const std::string& header : absl::GetFlag(FLAGS_header)) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(header, absl::MaxSplits('=', 1));
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(header, absl::MaxSplits('=', 1));
     (*request.mutable_headers())[kv.first] = kv.second;
   }
   v1::OpenSessionResponse response;
   grpc::Status status = stub.OpenSession(Context().get(), request, &response);
   if (!status.ok()) return Fail(status);
-  std::cerr << "opened session (protocol " << response.protocol_version() << ", server "
-            << response.server_info_json() << ")\n";
+  std::cerr << "opened session (protocol " << response.protocol_version()
+            << ", server " << response.server_info_json() << ")\n";
   *session_id = response.session_id();
   return 0;
 }
 
-int Call(Shadowcat::Stub& stub, const std::string& session, const std::string& method,
-         const std::string& params) {
+int Call(Shadowcat::Stub& stub, const std::string& session,
+         const std::string& method, const std::string& params) {
   v1::CallRequest request;
   request.set_session_id(session);
   request.set_method(method);
@@ -85,8 +92,8 @@ int Call(Shadowcat::Stub& stub, const std::string& session, const std::string& m
   return PrintCallResponse(response);
 }
 
-int Stream(Shadowcat::Stub& stub, const std::string& session, const std::string& method,
-           const std::string& params) {
+int Stream(Shadowcat::Stub& stub, const std::string& session,
+           const std::string& method, const std::string& params) {
   v1::CallRequest request;
   request.set_session_id(session);
   request.set_method(method);
@@ -112,14 +119,16 @@ int Close(Shadowcat::Stub& stub, const std::string& session) {
   v1::CloseSessionResponse response;
   grpc::Status status = stub.CloseSession(Context().get(), request, &response);
   if (!status.ok()) return Fail(status);
-  std::cout << "closed (upstream DELETE " << (response.upstream_deleted() ? "confirmed" : "not confirmed")
+  std::cout << "closed (upstream DELETE "
+            << (response.upstream_deleted() ? "confirmed" : "not confirmed")
             << ")\n";
   return 0;
 }
 
 void PrintInfo(const v1::SessionInfo& info) {
   std::cout << info.session_id() << "  " << info.upstream_url() << "  "
-            << info.protocol_version() << "  " << v1::SessionState_Name(info.state())
+            << info.protocol_version() << "  "
+            << v1::SessionState_Name(info.state())
             << "  requests=" << info.requests_total()
             << " in_flight=" << info.requests_in_flight() << "\n";
 }
@@ -144,9 +153,11 @@ int Demo(Shadowcat::Stub& stub, const std::string& url) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  auto arg = [&](size_t i) { return i < args.size() ? std::string(args[i]) : std::string(); };
-  auto stub = Shadowcat::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  auto arg = [&](size_t i) {
+    return i < args.size() ? std::string(args[i]) : std::string();
+  };
+  auto stub = Shadowcat::NewStub(grpc::CreateChannel(
+      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
   const std::string command = arg(1);
   if (command == "open" && args.size() == 3) {
     std::string session;

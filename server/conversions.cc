@@ -25,7 +25,8 @@ void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_session_id(snapshot.id);
   out->set_upstream_url(snapshot.upstream_url);
   out->set_protocol_version(snapshot.protocol_version);
-  out->set_state(snapshot.open ? v1::SESSION_STATE_OPEN : v1::SESSION_STATE_EXPIRED);
+  out->set_state(snapshot.open ? v1::SESSION_STATE_OPEN
+                               : v1::SESSION_STATE_EXPIRED);
   out->set_has_upstream_session(snapshot.has_upstream_session);
   out->set_requests_total(snapshot.requests_total);
   out->set_requests_in_flight(snapshot.requests_in_flight);

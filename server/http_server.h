@@ -1,14 +1,16 @@
 #ifndef SHADOWCAT_SERVER_HTTP_SERVER_H_
 #define SHADOWCAT_SERVER_HTTP_SERVER_H_
 
-// A small HTTP/1.1 server on Boost.Beast, shared by the admin endpoints, the built-in demo
-// MCP upstream and the tests' fake MCP server, so the three are written once.
+// A small HTTP/1.1 server on Boost.Beast, shared by the admin endpoints, the
+// built-in demo MCP upstream and the tests' fake MCP server, so the three are
+// written once.
 //
-// Threading: the server runs on the io_context given to Start() (any number of threads may
-// run it). Each connection lives on its own strand; the handler is invoked on that strand
-// and must not block. ResponseWriter methods may be called from any thread: they post to the
-// connection's strand. Keep-alive is supported; requests on one connection are served in
-// order (the next request is read only after the previous response ended).
+// Threading: the server runs on the io_context given to Start() (any number of
+// threads may run it). Each connection lives on its own strand; the handler is
+// invoked on that strand and must not block. ResponseWriter methods may be
+// called from any thread: they post to the connection's strand. Keep-alive is
+// supported; requests on one connection are served in order (the next request
+// is read only after the previous response ended).
 
 #include <cstdint>
 #include <functional>
@@ -31,15 +33,17 @@ struct HttpServerRequest {
   std::string target;  // path and query, as sent
   HttpHeaders headers;
   std::string body;
-  // Identifies the TCP connection the request came on (unique within one server), so
-  // keep-alive reuse is observable in tests and logs.
+  // Identifies the TCP connection the request came on (unique within one
+  // server), so keep-alive reuse is observable in tests and logs.
   uint64_t connection_id = 0;
-  // Case-insensitive lookup of the first header named `name`; empty when absent.
+  // Case-insensitive lookup of the first header named `name`; empty when
+  // absent.
   std::string Header(absl::string_view name) const;
 };
 
-// Writes one response. Exactly one of SendFull() or StartStream() is called first; after
-// StartStream(), any number of WriteChunk() calls, then EndStream() (or Abort()).
+// Writes one response. Exactly one of SendFull() or StartStream() is called
+// first; after StartStream(), any number of WriteChunk() calls, then
+// EndStream() (or Abort()).
 class HttpResponseWriter {
  public:
   virtual ~HttpResponseWriter() = default;
@@ -47,17 +51,19 @@ class HttpResponseWriter {
   virtual void SendFull(int status, HttpHeaders headers, std::string body) = 0;
   // Starts a chunked (streaming) response, e.g. text/event-stream.
   virtual void StartStream(int status, HttpHeaders headers) = 0;
-  // Queues `data` to be written as one chunk. `on_written` (optional) runs on the
-  // connection's strand once the chunk reached the socket, with false if the connection
-  // closed first. A reader that stops reading makes chunks queue; callers that stream
-  // a lot should wait for on_written before sending more. An empty `data` writes nothing
-  // but still runs `on_written` in order: a way to learn that everything before it
-  // (the head included) was sent.
-  virtual void WriteChunk(std::string data,
-                          std::function<void(bool ok)> on_written = nullptr) = 0;
-  // Ends the chunked response (final zero-size chunk); the connection may be reused.
+  // Queues `data` to be written as one chunk. `on_written` (optional) runs on
+  // the connection's strand once the chunk reached the socket, with false if
+  // the connection closed first. A reader that stops reading makes chunks
+  // queue; callers that stream a lot should wait for on_written before sending
+  // more. An empty `data` writes nothing but still runs `on_written` in order:
+  // a way to learn that everything before it (the head included) was sent.
+  virtual void WriteChunk(
+      std::string data, std::function<void(bool ok)> on_written = nullptr) = 0;
+  // Ends the chunked response (final zero-size chunk); the connection may be
+  // reused.
   virtual void EndStream() = 0;
-  // Closes the connection at once, mid-response if need be (fault injection, shutdown).
+  // Closes the connection at once, mid-response if need be (fault injection,
+  // shutdown).
   virtual void Abort() = 0;
   // True once the peer disconnected or Abort()/EndStream() ran.
   virtual bool closed() const = 0;
@@ -70,13 +76,14 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16 << 10;
 };
 
-using HttpHandler = std::function<void(HttpServerRequest request,
-                                       std::shared_ptr<HttpResponseWriter> writer)>;
+using HttpHandler = std::function<void(
+    HttpServerRequest request, std::shared_ptr<HttpResponseWriter> writer)>;
 
 class HttpServer {
  public:
-  // Binds `address`:`port` (port 0 picks a free port) and starts accepting on `ioc`.
-  // Returns InvalidArgument for a bad address and Unavailable when binding fails.
+  // Binds `address`:`port` (port 0 picks a free port) and starts accepting on
+  // `ioc`. Returns InvalidArgument for a bad address and Unavailable when
+  // binding fails.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       boost::asio::io_context& ioc, const std::string& address, uint16_t port,
       HttpHandler handler, HttpServerOptions options = {});
@@ -84,8 +91,9 @@ class HttpServer {
   virtual ~HttpServer() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;
-  // Stops accepting and closes every open connection. Idempotent; callable from any
-  // thread. In-flight handlers may still call their writers: those calls are ignored.
+  // Stops accepting and closes every open connection. Idempotent; callable from
+  // any thread. In-flight handlers may still call their writers: those calls
+  // are ignored.
   virtual void Stop() = 0;
 };
 

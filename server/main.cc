@@ -1,8 +1,10 @@
-// shadowcat: the MCP sidecar. Flags (and SHADOWCAT_<FLAG> environment variables, which
-// Kubernetes sets easily) fill core's Config; the rest is wiring and signal handling.
+// shadowcat: the MCP sidecar. Flags (and SHADOWCAT_<FLAG> environment
+// variables, which Kubernetes sets easily) fill core's Config; the rest is
+// wiring and signal handling.
 //
-// With no --allowed_upstreams, Shadowcat starts its built-in demo MCP upstream on loopback
-// and allows only that, so `shadowcat` alone is something a newcomer can call.
+// With no --allowed_upstreams, Shadowcat starts its built-in demo MCP upstream
+// on loopback and allows only that, so `shadowcat` alone is something a
+// newcomer can call.
 
 #include <signal.h>
 
@@ -25,24 +27,32 @@ namespace {
 const shadowcat::Config kDefaults;
 }  // namespace
 
-ABSL_FLAG(std::string, grpc_listen, kDefaults.grpc_listen, "gRPC API address (host:port).");
+ABSL_FLAG(std::string, grpc_listen, kDefaults.grpc_listen,
+          "gRPC API address (host:port).");
 ABSL_FLAG(std::string, admin_listen, kDefaults.admin_listen,
           "Admin HTTP address for /metrics, /healthz and /readyz (host:port).");
 ABSL_FLAG(std::vector<std::string>, allowed_upstreams, {},
-          "Comma-separated upstream URL prefixes backends may open sessions to. Empty: run "
+          "Comma-separated upstream URL prefixes backends may open sessions "
+          "to. Empty: run "
           "the built-in demo upstream and allow only it.");
 ABSL_FLAG(bool, demo_upstream, false,
-          "Also start the built-in demo MCP upstream (always on when no upstream is allowed).");
-ABSL_FLAG(uint16_t, demo_port, 8931, "Port of the built-in demo upstream on 127.0.0.1.");
-ABSL_FLAG(size_t, max_sessions, kDefaults.max_sessions, "Open sessions across all backends.");
-ABSL_FLAG(size_t, max_connections_per_session, kDefaults.max_connections_per_session,
+          "Also start the built-in demo MCP upstream (always on when no "
+          "upstream is allowed).");
+ABSL_FLAG(uint16_t, demo_port, 8931,
+          "Port of the built-in demo upstream on 127.0.0.1.");
+ABSL_FLAG(size_t, max_sessions, kDefaults.max_sessions,
+          "Open sessions across all backends.");
+ABSL_FLAG(size_t, max_connections_per_session,
+          kDefaults.max_connections_per_session,
           "Upstream requests in flight per session.");
 ABSL_FLAG(size_t, max_connections_total, kDefaults.max_connections_total,
           "Upstream requests in flight across all sessions.");
-ABSL_FLAG(size_t, read_buffer_bytes, kDefaults.read_buffer_bytes, "Socket read size.");
+ABSL_FLAG(size_t, read_buffer_bytes, kDefaults.read_buffer_bytes,
+          "Socket read size.");
 ABSL_FLAG(size_t, max_message_bytes, kDefaults.max_message_bytes,
           "Largest JSON response or SSE event accepted from an upstream.");
-ABSL_FLAG(absl::Duration, connect_timeout, kDefaults.connect_timeout, "Upstream TCP connect.");
+ABSL_FLAG(absl::Duration, connect_timeout, kDefaults.connect_timeout,
+          "Upstream TCP connect.");
 ABSL_FLAG(absl::Duration, request_timeout, kDefaults.request_timeout,
           "Deadline of calls that carry none.");
 ABSL_FLAG(absl::Duration, read_timeout, kDefaults.read_timeout,
@@ -53,17 +63,20 @@ ABSL_FLAG(absl::Duration, idle_session_timeout, kDefaults.idle_session_timeout,
           "Sessions unused this long are closed.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
-ABSL_FLAG(int, io_threads, kDefaults.io_threads, "Asio I/O threads; 0 = one per core.");
+ABSL_FLAG(int, io_threads, kDefaults.io_threads,
+          "Asio I/O threads; 0 = one per core.");
 ABSL_FLAG(bool, verbose, false, "Log debug lines.");
 
 namespace {
 
-// SHADOWCAT_<FLAG_NAME> sets a flag unless the command line set it (12-factor config).
+// SHADOWCAT_<FLAG_NAME> sets a flag unless the command line set it (12-factor
+// config).
 void ApplyEnvironment() {
   for (auto& [name, flag] : absl::GetAllFlags()) {
     std::string env = absl::StrCat("SHADOWCAT_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(env.c_str());
-    if (value == nullptr || flag->CurrentValue() != flag->DefaultValue()) continue;
+    if (value == nullptr || flag->CurrentValue() != flag->DefaultValue())
+      continue;
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
       std::cerr << "shadowcat: " << env << ": " << error << "\n";
@@ -78,7 +91,8 @@ shadowcat::Config ConfigFromFlags() {
   c.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   c.allowed_upstreams = absl::GetFlag(FLAGS_allowed_upstreams);
   c.max_sessions = absl::GetFlag(FLAGS_max_sessions);
-  c.max_connections_per_session = absl::GetFlag(FLAGS_max_connections_per_session);
+  c.max_connections_per_session =
+      absl::GetFlag(FLAGS_max_connections_per_session);
   c.max_connections_total = absl::GetFlag(FLAGS_max_connections_total);
   c.read_buffer_bytes = absl::GetFlag(FLAGS_read_buffer_bytes);
   c.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -96,13 +110,16 @@ shadowcat::Config ConfigFromFlags() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Shadowcat: a gRPC sidecar for remote MCP servers.\n"
-      "  shadowcat                                  # demo: serves a built-in MCP upstream\n"
+      "  shadowcat                                  # demo: serves a built-in "
+      "MCP upstream\n"
       "  shadowcat --allowed_upstreams=http://mcp.internal:8080/mcp");
   absl::ParseCommandLine(argc, argv);
   ApplyEnvironment();
-  if (absl::GetFlag(FLAGS_verbose)) shadowcat::SetMinLogLevel(shadowcat::LogLevel::kDebug);
+  if (absl::GetFlag(FLAGS_verbose))
+    shadowcat::SetMinLogLevel(shadowcat::LogLevel::kDebug);
 
-  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  // Block the stop signals before any thread starts, so only sigwait below sees
+  // them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -120,25 +137,29 @@ int main(int argc, char** argv) {
     std::cerr << "shadowcat: " << server.status().message() << "\n";
     return 1;
   }
-  SC_LOG(kInfo, "shadowcat serving gRPC on ", config.grpc_listen.substr(
-                    0, config.grpc_listen.rfind(':')), ":", (*server)->grpc_port(),
-         ", admin on port ", (*server)->admin_port());
+  SC_LOG(kInfo, "shadowcat serving gRPC on ",
+         config.grpc_listen.substr(0, config.grpc_listen.rfind(':')), ":",
+         (*server)->grpc_port(), ", admin on port ", (*server)->admin_port());
   if (options.demo_upstream) {
-    const std::string target = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
-    std::cout << "\nDemo upstream (built-in MCP server): " << (*server)->demo_upstream_url()
+    const std::string target =
+        absl::StrCat("127.0.0.1:", (*server)->grpc_port());
+    std::cout << "\nDemo upstream (built-in MCP server): "
+              << (*server)->demo_upstream_url()
               << "\nTry it from another terminal:\n"
-              << "  bazel-bin/server/shadowcat-cli --target=" << target << " demo "
-              << (*server)->demo_upstream_url() << "\n"
+              << "  bazel-bin/server/shadowcat-cli --target=" << target
+              << " demo " << (*server)->demo_upstream_url() << "\n"
               << "or step by step:\n"
-              << "  bazel-bin/server/shadowcat-cli --target=" << target << " open "
-              << (*server)->demo_upstream_url() << "\n"
+              << "  bazel-bin/server/shadowcat-cli --target=" << target
+              << " open " << (*server)->demo_upstream_url() << "\n"
               << "  bazel-bin/server/shadowcat-cli --target=" << target
               << " call SESSION tools/list\n"
               << "  bazel-bin/server/shadowcat-cli --target=" << target
               << " call SESSION tools/call "
                  "'{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}'\n"
-              << "  bazel-bin/server/shadowcat-cli --target=" << target << " close SESSION\n"
-              << "Metrics: http://127.0.0.1:" << (*server)->admin_port() << "/metrics\n"
+              << "  bazel-bin/server/shadowcat-cli --target=" << target
+              << " close SESSION\n"
+              << "Metrics: http://127.0.0.1:" << (*server)->admin_port()
+              << "/metrics\n"
               << std::endl;
   }
 

@@ -15,11 +15,12 @@ namespace shadowcat {
 namespace {
 
 // Splits "host:port" (IPv6 as "[::1]:port") for the admin listener.
-absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& address) {
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(
+    const std::string& address) {
   size_t colon = address.rfind(':');
   uint32_t port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port > 65535) {
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("admin_listen \"", address, "\" is not host:port"));
   }
@@ -35,13 +36,15 @@ absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string
 Server::Server(Config config)
     : config_(std::move(config)), work_(boost::asio::make_work_guard(ioc_)) {}
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config, ServerOptions options) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
+                                                      ServerOptions options) {
   SC_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<Server> server(new Server(std::move(config)));
   const Config& cfg = server->config_;
 
-  int threads = cfg.io_threads > 0 ? cfg.io_threads
-                                   : std::max(1u, std::thread::hardware_concurrency());
+  int threads = cfg.io_threads > 0
+                    ? cfg.io_threads
+                    : std::max(1u, std::thread::hardware_concurrency());
   for (int i = 0; i < threads; ++i) {
     server->threads_.emplace_back([s = server.get()] { s->ioc_.run(); });
   }
@@ -54,18 +57,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config, ServerOptio
 
   std::vector<std::string> allowed = cfg.allowed_upstreams;
   if (options.demo_upstream) {
-    SC_ASSIGN_OR_RETURN(server->demo_, DemoUpstream::Start(server->ioc_, "127.0.0.1", options.demo_port));
+    SC_ASSIGN_OR_RETURN(
+        server->demo_,
+        DemoUpstream::Start(server->ioc_, "127.0.0.1", options.demo_port));
     allowed.push_back(server->demo_->url());
   }
-  SC_ASSIGN_OR_RETURN(UpstreamAllowlist allowlist, UpstreamAllowlist::Create(allowed));
+  SC_ASSIGN_OR_RETURN(UpstreamAllowlist allowlist,
+                      UpstreamAllowlist::Create(allowed));
   if (allowlist.empty()) {
-    SC_LOG(kWarning, "no upstream is allowed (--allowed_upstreams is empty): every "
-                     "OpenSession will fail with PERMISSION_DENIED");
+    SC_LOG(kWarning,
+           "no upstream is allowed (--allowed_upstreams is empty): every "
+           "OpenSession will fail with PERMISSION_DENIED");
   }
-  server->sessions_ = std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
-                                                       server->metrics_, std::move(allowlist));
+  server->sessions_ =
+      std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
+                                       server->metrics_, std::move(allowlist));
   server->sessions_->StartIdleSweep();
-  server->service_ = std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_);
+  server->service_ =
+      std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -80,9 +89,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config, ServerOptio
   }
 
   SC_ASSIGN_OR_RETURN(auto admin_address, SplitHostPort(cfg.admin_listen));
-  SC_ASSIGN_OR_RETURN(server->admin_,
-                      HttpServer::Start(server->ioc_, admin_address.first, admin_address.second,
-                                        MakeAdminHandler(server->metrics_, server->ready_)));
+  SC_ASSIGN_OR_RETURN(
+      server->admin_,
+      HttpServer::Start(server->ioc_, admin_address.first, admin_address.second,
+                        MakeAdminHandler(server->metrics_, server->ready_)));
   server->ready_.store(true, std::memory_order_release);
   return server;
 }
@@ -97,9 +107,11 @@ void Server::Drain(absl::Duration grace) {
   absl::Notification closed;
   sessions_->CloseAll([&closed] { closed.Notify(); });
   // Each close is bounded by close_timeout; wait a little beyond that at most.
-  closed.WaitForNotificationWithTimeout(config_.close_timeout + absl::Seconds(1));
+  closed.WaitForNotificationWithTimeout(config_.close_timeout +
+                                        absl::Seconds(1));
   if (grpc_) {
-    grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    grpc_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(grace));
   }
 }
 
@@ -112,8 +124,9 @@ Server::~Server() {
   work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
-  // Members are destroyed in reverse order: the gRPC server before the service and the
-  // session manager it calls, the io_context (with any handlers left) after them.
+  // Members are destroyed in reverse order: the gRPC server before the service
+  // and the session manager it calls, the io_context (with any handlers left)
+  // after them.
 }
 
 }  // namespace shadowcat

@@ -1,9 +1,10 @@
 #ifndef SHADOWCAT_SERVER_SERVER_H_
 #define SHADOWCAT_SERVER_SERVER_H_
 
-// The whole sidecar, wired: the Asio I/O threads, the upstream HTTP client, the session
-// manager, the gRPC server (Shadowcat API, health, reflection), the admin HTTP listener and,
-// on request, the built-in demo upstream. Tests start it on port 0 in-process.
+// The whole sidecar, wired: the Asio I/O threads, the upstream HTTP client, the
+// session manager, the gRPC server (Shadowcat API, health, reflection), the
+// admin HTTP listener and, on request, the built-in demo upstream. Tests start
+// it on port 0 in-process.
 
 #include <atomic>
 #include <memory>
@@ -19,8 +20,8 @@
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/session_manager.h"
 #include "grpcpp/grpcpp.h"
-#include "server/demo_upstream.h"
 #include "server/admin_endpoints.h"
+#include "server/demo_upstream.h"
 #include "server/http_server.h"
 #include "server/shadowcat_service.h"
 
@@ -35,9 +36,11 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Binds every listener (a port 0 in the config picks a free port) and starts serving.
-  // InvalidArgument for a bad config, Unavailable when a port cannot be bound.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(Config config, ServerOptions options = {});
+  // Binds every listener (a port 0 in the config picks a free port) and starts
+  // serving. InvalidArgument for a bad config, Unavailable when a port cannot
+  // be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      Config config, ServerOptions options = {});
   ~Server();
 
   int grpc_port() const { return grpc_port_; }
@@ -46,8 +49,9 @@ class Server {
   std::string demo_upstream_url() const { return demo_ ? demo_->url() : ""; }
   ShadowcatMetrics& metrics() { return metrics_; }
 
-  // Graceful drain (SIGTERM): /readyz turns 503, new sessions are refused, every session is
-  // closed upstream (DELETE, bounded), and calls in flight get up to `grace` to finish.
+  // Graceful drain (SIGTERM): /readyz turns 503, new sessions are refused,
+  // every session is closed upstream (DELETE, bounded), and calls in flight get
+  // up to `grace` to finish.
   void Drain(absl::Duration grace);
 
  private:
@@ -55,11 +59,12 @@ class Server {
 
   const Config config_;
   std::atomic<bool> ready_{false};
-  // Declared before the io_context: handlers destroyed with it may still hold permits and
-  // metric references, so these must outlive it.
+  // Declared before the io_context: handlers destroyed with it may still hold
+  // permits and metric references, so these must outlive it.
   ShadowcatMetrics metrics_;
   boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
+      work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<DemoUpstream> demo_;

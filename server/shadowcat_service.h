@@ -1,9 +1,9 @@
 #ifndef SHADOWCAT_SERVER_SHADOWCAT_SERVICE_H_
 #define SHADOWCAT_SERVER_SHADOWCAT_SERVICE_H_
 
-// The gRPC API on the callback interface: thin adapters that validate, call core/session
-// and convert. No handler blocks: each posts work to a session strand and finishes its
-// reactor from the completion callback.
+// The gRPC API on the callback interface: thin adapters that validate, call
+// core/session and convert. No handler blocks: each posts work to a session
+// strand and finishes its reactor from the completion callback.
 
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/session_manager.h"
@@ -18,40 +18,46 @@ class ShadowcatService final : public v1::Shadowcat::CallbackService {
       : sessions_(sessions), metrics_(metrics) {}
 
   // v1::Shadowcat::CallbackService:
-  grpc::ServerUnaryReactor* OpenSession(grpc::CallbackServerContext* context,
-                                        const v1::OpenSessionRequest* request,
-                                        v1::OpenSessionResponse* response) override;
+  grpc::ServerUnaryReactor* OpenSession(
+      grpc::CallbackServerContext* context,
+      const v1::OpenSessionRequest* request,
+      v1::OpenSessionResponse* response) override;
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
                                  const v1::CallRequest* request,
                                  v1::CallResponse* response) override;
   grpc::ServerWriteReactor<v1::CallStreamEvent>* CallStream(
-      grpc::CallbackServerContext* context, const v1::CallRequest* request) override;
+      grpc::CallbackServerContext* context,
+      const v1::CallRequest* request) override;
   grpc::ServerUnaryReactor* Notify(grpc::CallbackServerContext* context,
                                    const v1::NotifyRequest* request,
                                    v1::NotifyResponse* response) override;
   grpc::ServerWriteReactor<v1::ServerMessage>* Subscribe(
-      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeRequest* request) override;
   grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
                                     const v1::RespondRequest* request,
                                     v1::RespondResponse* response) override;
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
                                    const v1::CancelRequest* request,
                                    v1::CancelResponse* response) override;
-  grpc::ServerUnaryReactor* CloseSession(grpc::CallbackServerContext* context,
-                                         const v1::CloseSessionRequest* request,
-                                         v1::CloseSessionResponse* response) override;
+  grpc::ServerUnaryReactor* CloseSession(
+      grpc::CallbackServerContext* context,
+      const v1::CloseSessionRequest* request,
+      v1::CloseSessionResponse* response) override;
   grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context,
                                        const v1::GetSessionRequest* request,
                                        v1::SessionInfo* response) override;
-  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
-                                         const v1::ListSessionsRequest* request,
-                                         v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* ListSessions(
+      grpc::CallbackServerContext* context,
+      const v1::ListSessionsRequest* request,
+      v1::ListSessionsResponse* response) override;
 
  private:
-  // Validates a message's method and params (InvalidArgument) and finds its session.
-  absl::StatusOr<std::shared_ptr<Session>> FindForMessage(const std::string& session_id,
-                                                          const std::string& method,
-                                                          const std::string& params_json);
+  // Validates a message's method and params (InvalidArgument) and finds its
+  // session.
+  absl::StatusOr<std::shared_ptr<Session>> FindForMessage(
+      const std::string& session_id, const std::string& method,
+      const std::string& params_json);
 
   SessionManager& sessions_;
   ShadowcatMetrics& metrics_;

@@ -38,9 +38,10 @@ bool LogEnabled(LogLevel level) {
 }
 
 void LogLine(LogLevel level, absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", LevelName(level), " ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", LevelName(level), " ", message, "\n");
   // One write() per line keeps lines from different threads whole.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -12,8 +12,10 @@ absl::Status Bad(const char* field, const std::string& why) {
 }  // namespace
 
 absl::Status ValidateConfig(const Config& config) {
-  if (config.grpc_listen.empty()) return Bad("grpc_listen", "must not be empty");
-  if (config.max_sessions == 0) return Bad("max_sessions", "must be at least 1");
+  if (config.grpc_listen.empty())
+    return Bad("grpc_listen", "must not be empty");
+  if (config.max_sessions == 0)
+    return Bad("max_sessions", "must be at least 1");
   if (config.max_connections_per_session == 0) {
     return Bad("max_connections_per_session", "must be at least 1");
   }
@@ -27,11 +29,12 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.max_message_bytes < 1024) {
     return Bad("max_message_bytes", "must be at least 1024");
   }
-  for (auto [name, d] : {std::pair{"connect_timeout", config.connect_timeout},
-                         {"request_timeout", config.request_timeout},
-                         {"read_timeout", config.read_timeout},
-                         {"close_timeout", config.close_timeout},
-                         {"idle_session_timeout", config.idle_session_timeout}}) {
+  for (auto [name, d] :
+       {std::pair{"connect_timeout", config.connect_timeout},
+        {"request_timeout", config.request_timeout},
+        {"read_timeout", config.read_timeout},
+        {"close_timeout", config.close_timeout},
+        {"idle_session_timeout", config.idle_session_timeout}}) {
     if (d <= absl::ZeroDuration()) return Bad(name, "must be positive");
   }
   if (config.io_threads < 0 || config.io_threads > 256) {

@@ -1,8 +1,9 @@
 #ifndef SHADOWCAT_CORE_CONFIG_CONFIG_H_
 #define SHADOWCAT_CORE_CONFIG_CONFIG_H_
 
-// Every setting of the sidecar, in one struct (LevelDB Options style). server/main.cc maps
-// one flag (and one SHADOWCAT_* environment variable) to each field.
+// Every setting of the sidecar, in one struct (LevelDB Options style).
+// server/main.cc maps one flag (and one SHADOWCAT_* environment variable) to
+// each field.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,49 +16,56 @@
 namespace shadowcat {
 
 struct Config {
-  // --- Listen -----------------------------------------------------------------------
+  // --- Listen
+  // -----------------------------------------------------------------------
   // gRPC API address. Loopback by default: the sidecar serves its own pod only.
   // Default: 127.0.0.1:50051.
   std::string grpc_listen = "127.0.0.1:50051";
   // Admin HTTP (/metrics /healthz /readyz). Default: 127.0.0.1:9090.
   std::string admin_listen = "127.0.0.1:9090";
 
-  // --- Upstreams ----------------------------------------------------------------------
-  // URL prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp" allows that
-  // endpoint and paths under it; a bare origin allows the whole origin). An empty list
-  // denies every upstream (SSRF guard, design section 6). Default: empty.
+  // --- Upstreams
+  // ---------------------------------------------------------------------- URL
+  // prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp" allows
+  // that endpoint and paths under it; a bare origin allows the whole origin).
+  // An empty list denies every upstream (SSRF guard, design section 6).
+  // Default: empty.
   std::vector<std::string> allowed_upstreams;
 
-  // --- Limits ---------------------------------------------------------------------------
-  // Open sessions across all backends. Each costs a few KiB plus its connections.
-  // Default: 1000.
+  // --- Limits
+  // ---------------------------------------------------------------------------
+  // Open sessions across all backends. Each costs a few KiB plus its
+  // connections. Default: 1000.
   size_t max_sessions = 1000;
-  // Upstream requests in flight per session (PX-05); the next gets RESOURCE_EXHAUSTED.
-  // Default: 10.
+  // Upstream requests in flight per session (PX-05); the next gets
+  // RESOURCE_EXHAUSTED. Default: 10.
   size_t max_connections_per_session = 10;
   // Upstream requests in flight across all sessions. Default: 10000.
   size_t max_connections_total = 10000;
   // Socket read size and the most one body callback carries. Default: 8 KiB.
   size_t read_buffer_bytes = 8 << 10;
-  // Largest SSE event or JSON response body accepted from an upstream (PX-06); larger
-  // fails the call with RESOURCE_EXHAUSTED. Default: 4 MiB.
+  // Largest SSE event or JSON response body accepted from an upstream (PX-06);
+  // larger fails the call with RESOURCE_EXHAUSTED. Default: 4 MiB.
   size_t max_message_bytes = 4 << 20;
 
-  // --- Timeouts -------------------------------------------------------------------------
+  // --- Timeouts
+  // -------------------------------------------------------------------------
   // TCP connect to an upstream. Default: 10 s.
   absl::Duration connect_timeout = absl::Seconds(10);
   // A request's deadline when the gRPC call carries none. Default: 60 s.
   absl::Duration request_timeout = absl::Seconds(60);
-  // Longest silence on an upstream response stream before it counts as dead (TO-05).
-  // Default: 300 s.
+  // Longest silence on an upstream response stream before it counts as dead
+  // (TO-05). Default: 300 s.
   absl::Duration read_timeout = absl::Seconds(300);
   // Bound on the DELETE sent when a session closes (SM-07). Default: 5 s.
   absl::Duration close_timeout = absl::Seconds(5);
   // Sessions unused for this long are closed. Default: 30 min.
   absl::Duration idle_session_timeout = absl::Minutes(30);
 
-  // --- Threads --------------------------------------------------------------------------
-  // Asio I/O threads for upstream and admin traffic. 0 means one per core. Default: 0.
+  // --- Threads
+  // --------------------------------------------------------------------------
+  // Asio I/O threads for upstream and admin traffic. 0 means one per core.
+  // Default: 0.
   int io_threads = 0;
 };
 

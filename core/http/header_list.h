@@ -1,8 +1,8 @@
 #ifndef SHADOWCAT_CORE_HTTP_HEADER_LIST_H_
 #define SHADOWCAT_CORE_HTTP_HEADER_LIST_H_
 
-// HTTP headers as a list (order and repeats kept), shared by the client, the servers and
-// the test peers.
+// HTTP headers as a list (order and repeats kept), shared by the client, the
+// servers and the test peers.
 
 #include <string>
 #include <utility>
@@ -16,7 +16,8 @@ namespace shadowcat {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // The value of the first header named `name` (case-insensitive), or nullptr.
-inline const std::string* FindHeader(const HeaderList& headers, absl::string_view name) {
+inline const std::string* FindHeader(const HeaderList& headers,
+                                     absl::string_view name) {
   for (const auto& [key, value] : headers) {
     if (absl::EqualsIgnoreCase(key, name)) return &value;
   }
@@ -24,7 +25,8 @@ inline const std::string* FindHeader(const HeaderList& headers, absl::string_vie
 }
 
 // As FindHeader(), but "" when absent.
-inline std::string HeaderOrEmpty(const HeaderList& headers, absl::string_view name) {
+inline std::string HeaderOrEmpty(const HeaderList& headers,
+                                 absl::string_view name) {
   const std::string* value = FindHeader(headers, name);
   return value != nullptr ? *value : std::string();
 }

@@ -8,11 +8,12 @@
 
 namespace shadowcat {
 
-// OK if `name: value` may be sent upstream on the caller's behalf. InvalidArgument when the
-// name is not an RFC 9110 token, the value holds CR, LF, NUL or other control characters
-// (header injection), or the header is one the transport owns (Mcp-Session-Id,
-// MCP-Protocol-Version, Host, Content-Length, Content-Type, Accept, Transfer-Encoding,
-// Connection and other hop-by-hop headers). The value never appears in the message.
+// OK if `name: value` may be sent upstream on the caller's behalf.
+// InvalidArgument when the name is not an RFC 9110 token, the value holds CR,
+// LF, NUL or other control characters (header injection), or the header is one
+// the transport owns (Mcp-Session-Id, MCP-Protocol-Version, Host,
+// Content-Length, Content-Type, Accept, Transfer-Encoding, Connection and other
+// hop-by-hop headers). The value never appears in the message.
 absl::Status CheckCallerHeader(absl::string_view name, absl::string_view value);
 
 }  // namespace shadowcat

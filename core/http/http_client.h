@@ -1,13 +1,15 @@
 #ifndef SHADOWCAT_CORE_HTTP_HTTP_CLIENT_H_
 #define SHADOWCAT_CORE_HTTP_HTTP_CLIENT_H_
 
-// Async HTTP/1.1 client over Boost.Beast with keep-alive connections per origin and
-// streaming response bodies. Plain http:// only for now (https: Unimplemented).
+// Async HTTP/1.1 client over Boost.Beast with keep-alive connections per origin
+// and streaming response bodies. Plain http:// only for now (https:
+// Unimplemented).
 //
-// Threading: Start() may be called from any thread. Every handler of one exchange runs on
-// the executor passed to Start() (typically the owning session's strand), one at a time.
-// No handler is called after on_done, and on_done is called exactly once (also on
-// Cancel()). The client must outlive its exchanges' handlers; Shutdown() cancels all.
+// Threading: Start() may be called from any thread. Every handler of one
+// exchange runs on the executor passed to Start() (typically the owning
+// session's strand), one at a time. No handler is called after on_done, and
+// on_done is called exactly once (also on Cancel()). The client must outlive
+// its exchanges' handlers; Shutdown() cancels all.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,25 +33,27 @@ namespace shadowcat {
 struct HttpClientOptions {
   // TCP connect (resolve included) must finish within this. Default: 10 s.
   absl::Duration connect_timeout = absl::Seconds(10);
-  // Longest silence allowed while waiting for response bytes (headers or body). A quiet SSE
-  // stream is cut after this, so keep it above the upstream's keepalive interval.
-  // Default: 300 s.
+  // Longest silence allowed while waiting for response bytes (headers or body).
+  // A quiet SSE stream is cut after this, so keep it above the upstream's
+  // keepalive interval. Default: 300 s.
   absl::Duration read_timeout = absl::Seconds(300);
   // Response headers larger than this fail the exchange. Default: 64 KiB.
   size_t max_header_bytes = 64 << 10;
-  // Bytes read from the socket at a time, and the most a single on_body call carries.
-  // Default: 8 KiB.
+  // Bytes read from the socket at a time, and the most a single on_body call
+  // carries. Default: 8 KiB.
   size_t read_buffer_bytes = 8 << 10;
   // Idle keep-alive connections kept per origin (host:port). Default: 4.
   size_t max_idle_per_origin = 4;
-  // An idle pooled connection older than this is closed instead of reused. Default: 30 s.
+  // An idle pooled connection older than this is closed instead of reused.
+  // Default: 30 s.
   absl::Duration idle_timeout = absl::Seconds(30);
 };
 
 struct HttpRequest {
   std::string method;  // "POST", "GET", "DELETE"
   Url url;
-  HeaderList headers;  // Host, Content-Length and Connection are set by the client
+  HeaderList
+      headers;  // Host, Content-Length and Connection are set by the client
   std::string body;
 };
 
@@ -58,31 +62,36 @@ struct HttpResponseHead {
   HeaderList headers;
   // Case-insensitive lookup of the first header named `name`.
   std::optional<std::string> Header(absl::string_view name) const;
-  // The Content-Type's media-type essence, lower-cased, parameters dropped (SH-05):
-  // "Application/JSON; charset=utf-8" -> "application/json". Empty when absent.
+  // The Content-Type's media-type essence, lower-cased, parameters dropped
+  // (SH-05): "Application/JSON; charset=utf-8" -> "application/json". Empty
+  // when absent.
   std::string MediaType() const;
 };
 
 struct HttpHandlers {
   // Response head received. Called at most once, before any on_body.
   absl::AnyInvocable<void(const HttpResponseHead&)> on_head;
-  // Next piece of the decoded body (chunked framing removed), at most read_buffer_bytes.
+  // Next piece of the decoded body (chunked framing removed), at most
+  // read_buffer_bytes.
   absl::AnyInvocable<void(absl::string_view chunk)> on_body;
-  // The exchange ended: OK after the whole body; otherwise why (Unavailable for connect
-  // failures and drops, DeadlineExceeded for timeouts, ResourceExhausted for oversized
-  // headers, Cancelled after Cancel()). Called exactly once.
+  // The exchange ended: OK after the whole body; otherwise why (Unavailable for
+  // connect failures and drops, DeadlineExceeded for timeouts,
+  // ResourceExhausted for oversized headers, Cancelled after Cancel()). Called
+  // exactly once.
   absl::AnyInvocable<void(absl::Status)> on_done;
 };
 
-// One request/response in flight. Owned jointly by the caller and the I/O in progress.
+// One request/response in flight. Owned jointly by the caller and the I/O in
+// progress.
 class HttpExchange {
  public:
   virtual ~HttpExchange() = default;
-  // Aborts the exchange; on_done(Cancelled) follows unless it already ran. The connection
-  // is closed, not pooled. Callable from any thread.
+  // Aborts the exchange; on_done(Cancelled) follows unless it already ran. The
+  // connection is closed, not pooled. Callable from any thread.
   virtual void Cancel() = 0;
-  // Backpressure: after Pause(), no further socket read is issued until Resume(), so a slow
-  // consumer pushes back on the upstream through TCP. Call on the exchange's executor.
+  // Backpressure: after Pause(), no further socket read is issued until
+  // Resume(), so a slow consumer pushes back on the upstream through TCP. Call
+  // on the exchange's executor.
   virtual void Pause() = 0;
   virtual void Resume() = 0;
 };
@@ -94,13 +103,15 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Starts `request`, reusing an idle connection to its origin when one is pooled (and
-  // retrying once on a fresh connection if a reused one turns out closed before any
-  // response byte). Handlers run on `executor`.
+  // Starts `request`, reusing an idle connection to its origin when one is
+  // pooled (and retrying once on a fresh connection if a reused one turns out
+  // closed before any response byte). Handlers run on `executor`.
   std::shared_ptr<HttpExchange> Start(boost::asio::any_io_executor executor,
-                                      HttpRequest request, HttpHandlers handlers);
+                                      HttpRequest request,
+                                      HttpHandlers handlers);
 
-  // Closes pooled connections and cancels exchanges in flight. Callable from any thread.
+  // Closes pooled connections and cancels exchanges in flight. Callable from
+  // any thread.
   void Shutdown();
 
   // Number of idle pooled connections (for metrics and tests).

@@ -30,8 +30,8 @@ absl::StatusOr<UpstreamAllowlist> UpstreamAllowlist::Create(
     if (entry.empty()) continue;
     absl::StatusOr<Url> url = ParseUrl(entry);
     if (!url.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("allowed upstream \"", entry, "\": ", url.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "allowed upstream \"", entry, "\": ", url.status().message()));
     }
     urls.push_back(*std::move(url));
   }
@@ -40,12 +40,14 @@ absl::StatusOr<UpstreamAllowlist> UpstreamAllowlist::Create(
 
 absl::Status UpstreamAllowlist::Check(const Url& url) const {
   for (const Url& entry : entries_) {
-    if (entry.Origin() == url.Origin() && PathAllowed(PathOf(entry), PathOf(url))) {
+    if (entry.Origin() == url.Origin() &&
+        PathAllowed(PathOf(entry), PathOf(url))) {
       return absl::OkStatus();
     }
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "upstream ", url.Origin(), " is not on the allowlist (--allowed_upstreams)"));
+  return absl::PermissionDeniedError(
+      absl::StrCat("upstream ", url.Origin(),
+                   " is not on the allowlist (--allowed_upstreams)"));
 }
 
 }  // namespace shadowcat

@@ -14,9 +14,11 @@ struct Url {
   std::string scheme;  // "http" or "https", lower-cased
   std::string host;    // lower-cased; IPv6 literals without brackets
   uint16_t port = 0;   // explicit or the scheme's default
-  std::string target;  // path and query, "/" when empty; never contains a fragment
+  std::string
+      target;  // path and query, "/" when empty; never contains a fragment
 
-  // "http://host:port" with the port always present (IPv6 in brackets): a pool key.
+  // "http://host:port" with the port always present (IPv6 in brackets): a pool
+  // key.
   std::string Origin() const;
   // The Host header value: host, plus ":port" when not the scheme's default.
   std::string HostHeader() const;
@@ -24,8 +26,9 @@ struct Url {
   std::string ToString() const;
 };
 
-// Parses an absolute http:// or https:// URL. InvalidArgument for anything else: other
-// schemes, userinfo, empty host, bad port, spaces or control characters.
+// Parses an absolute http:// or https:// URL. InvalidArgument for anything
+// else: other schemes, userinfo, empty host, bad port, spaces or control
+// characters.
 absl::StatusOr<Url> ParseUrl(absl::string_view text);
 
 }  // namespace shadowcat

@@ -6,14 +6,20 @@
 namespace shadowcat {
 namespace {
 
-prometheus::Counter* NewCounter(prometheus::Registry& registry, const std::string& name,
+prometheus::Counter* NewCounter(prometheus::Registry& registry,
+                                const std::string& name,
                                 const std::string& help) {
-  return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  return &prometheus::BuildCounter()
+              .Name(name)
+              .Help(help)
+              .Register(registry)
+              .Add({});
 }
 
-prometheus::Gauge* NewGauge(prometheus::Registry& registry, const std::string& name,
-                            const std::string& help) {
-  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+prometheus::Gauge* NewGauge(prometheus::Registry& registry,
+                            const std::string& name, const std::string& help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add(
+      {});
 }
 
 }  // namespace
@@ -59,7 +65,8 @@ MethodLabel ClassifyMethod(absl::string_view method) {
   for (const auto& [label, name] : kMethodNames) {
     if (method == name) return label;
   }
-  if (absl::StartsWith(method, "notifications/")) return MethodLabel::kNotification;
+  if (absl::StartsWith(method, "notifications/"))
+    return MethodLabel::kNotification;
   return MethodLabel::kOther;
 }
 
@@ -100,36 +107,41 @@ absl::string_view ToLabel(ParseErrorKind kind) {
   return "unknown";
 }
 
-ShadowcatMetrics::ShadowcatMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+ShadowcatMetrics::ShadowcatMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()) {
   auto& r = *registry_;
-  allowlist_denials_total_ =
-      NewCounter(r, "shadowcat_allowlist_denials_total",
-                 "OpenSession calls refused because the upstream is not allowed.");
-  auto& limits = prometheus::BuildCounter()
-                     .Name("shadowcat_limit_rejections_total")
-                     .Help("Work refused because a configured limit was reached.")
-                     .Register(r);
+  allowlist_denials_total_ = NewCounter(
+      r, "shadowcat_allowlist_denials_total",
+      "OpenSession calls refused because the upstream is not allowed.");
+  auto& limits =
+      prometheus::BuildCounter()
+          .Name("shadowcat_limit_rejections_total")
+          .Help("Work refused because a configured limit was reached.")
+          .Register(r);
   for (int i = 0; i < static_cast<int>(LimitKind::kCount); ++i) {
-    limit_rejections_[i] =
-        &limits.Add({{"limit", std::string(ToLabel(static_cast<LimitKind>(i)))}});
+    limit_rejections_[i] = &limits.Add(
+        {{"limit", std::string(ToLabel(static_cast<LimitKind>(i)))}});
   }
   auto& parse = prometheus::BuildCounter()
                     .Name("shadowcat_parse_errors_total")
                     .Help("Malformed JSON or SSE input, by where it came from.")
                     .Register(r);
   for (int i = 0; i < static_cast<int>(ParseErrorKind::kCount); ++i) {
-    parse_errors_[i] =
-        &parse.Add({{"source", std::string(ToLabel(static_cast<ParseErrorKind>(i)))}});
+    parse_errors_[i] = &parse.Add(
+        {{"source", std::string(ToLabel(static_cast<ParseErrorKind>(i)))}});
   }
-  sessions_closed_total_ = NewCounter(r, "shadowcat_sessions_closed_total",
-                                      "Sessions closed by CloseSession or shutdown.");
+  sessions_closed_total_ =
+      NewCounter(r, "shadowcat_sessions_closed_total",
+                 "Sessions closed by CloseSession or shutdown.");
   sessions_expired_total_ =
       NewCounter(r, "shadowcat_sessions_expired_total",
-                 "Sessions ended because the upstream forgot them (HTTP 404) or they idled out.");
-  sessions_open_failed_total_ = NewCounter(r, "shadowcat_sessions_open_failed_total",
-                                           "OpenSession calls that did not open a session.");
-  sessions_opened_total_ =
-      NewCounter(r, "shadowcat_sessions_opened_total", "Sessions opened successfully.");
+                 "Sessions ended because the upstream forgot them (HTTP 404) "
+                 "or they idled out.");
+  sessions_open_failed_total_ =
+      NewCounter(r, "shadowcat_sessions_open_failed_total",
+                 "OpenSession calls that did not open a session.");
+  sessions_opened_total_ = NewCounter(r, "shadowcat_sessions_opened_total",
+                                      "Sessions opened successfully.");
   sse_events_total_ = NewCounter(r, "shadowcat_sse_events_total",
                                  "SSE events received from upstreams.");
   upstream_bytes_received_total_ =
@@ -140,11 +152,13 @@ ShadowcatMetrics::ShadowcatMetrics() : registry_(std::make_shared<prometheus::Re
                    .Help("Upstream HTTP responses by status class.")
                    .Register(r);
   const char* classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (int i = 0; i < 6; ++i) upstream_http_responses_[i] = &http.Add({{"code_class", classes[i]}});
-  auto& requests = prometheus::BuildCounter()
-                       .Name("shadowcat_upstream_requests_total")
-                       .Help("JSON-RPC messages sent upstream, by method and outcome.")
-                       .Register(r);
+  for (int i = 0; i < 6; ++i)
+    upstream_http_responses_[i] = &http.Add({{"code_class", classes[i]}});
+  auto& requests =
+      prometheus::BuildCounter()
+          .Name("shadowcat_upstream_requests_total")
+          .Help("JSON-RPC messages sent upstream, by method and outcome.")
+          .Register(r);
   for (int m = 0; m < static_cast<int>(MethodLabel::kCount); ++m) {
     for (int o = 0; o < static_cast<int>(RequestOutcome::kCount); ++o) {
       upstream_requests_[m][o] = &requests.Add(
@@ -152,22 +166,24 @@ ShadowcatMetrics::ShadowcatMetrics() : registry_(std::make_shared<prometheus::Re
            {"outcome", std::string(ToLabel(static_cast<RequestOutcome>(o)))}});
     }
   }
-  grpc_streams_active_ =
-      NewGauge(r, "shadowcat_grpc_streams_active", "gRPC server streams open now.");
-  sessions_active_ = NewGauge(r, "shadowcat_sessions_active", "Sessions open now.");
-  upstream_requests_active_ =
-      NewGauge(r, "shadowcat_upstream_requests_active", "Upstream requests in flight now.");
+  grpc_streams_active_ = NewGauge(r, "shadowcat_grpc_streams_active",
+                                  "gRPC server streams open now.");
+  sessions_active_ =
+      NewGauge(r, "shadowcat_sessions_active", "Sessions open now.");
+  upstream_requests_active_ = NewGauge(r, "shadowcat_upstream_requests_active",
+                                       "Upstream requests in flight now.");
   upstream_request_duration_seconds_ =
       &prometheus::BuildHistogram()
            .Name("shadowcat_upstream_request_duration_seconds")
            .Help("Time from sending a request upstream to its response.")
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{
-                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                        5, 10, 30, 60});
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                        1, 2.5, 5, 10, 30, 60});
 }
 
-prometheus::Counter& ShadowcatMetrics::upstream_http_responses_total(int status) {
+prometheus::Counter& ShadowcatMetrics::upstream_http_responses_total(
+    int status) {
   int cls = status / 100;
   return *upstream_http_responses_[(cls >= 1 && cls <= 5) ? cls : 0];
 }

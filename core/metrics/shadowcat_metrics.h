@@ -1,10 +1,11 @@
 #ifndef SHADOWCAT_CORE_METRICS_SHADOWCAT_METRICS_H_
 #define SHADOWCAT_CORE_METRICS_SHADOWCAT_METRICS_H_
 
-// Every product metric, declared in one place and created once at startup. Components get
-// a `ShadowcatMetrics&` and update pre-resolved series: no lookup by name on hot paths.
-// Labels come from the closed enums below, never from URLs or ids, so cardinality stays
-// bounded. All updates are lock-free atomics (prometheus-cpp), safe from any thread.
+// Every product metric, declared in one place and created once at startup.
+// Components get a `ShadowcatMetrics&` and update pre-resolved series: no
+// lookup by name on hot paths. Labels come from the closed enums below, never
+// from URLs or ids, so cardinality stays bounded. All updates are lock-free
+// atomics (prometheus-cpp), safe from any thread.
 
 #include <array>
 #include <memory>
@@ -50,7 +51,13 @@ MethodLabel ClassifyMethod(absl::string_view method);
 absl::string_view ToLabel(MethodLabel method);
 
 // Which limit refused work.
-enum class LimitKind { kSessions, kSessionConnections, kTotalConnections, kMessageBytes, kCount };
+enum class LimitKind {
+  kSessions,
+  kSessionConnections,
+  kTotalConnections,
+  kMessageBytes,
+  kCount
+};
 absl::string_view ToLabel(LimitKind limit);
 
 // Malformed input, by where it was found.
@@ -68,29 +75,45 @@ class ShadowcatMetrics {
   std::string Serialize() const;
 
   // Counters.
-  prometheus::Counter& allowlist_denials_total() { return *allowlist_denials_total_; }
+  prometheus::Counter& allowlist_denials_total() {
+    return *allowlist_denials_total_;
+  }
   prometheus::Counter& limit_rejections_total(LimitKind limit) {
     return *limit_rejections_[static_cast<int>(limit)];
   }
   prometheus::Counter& parse_errors_total(ParseErrorKind kind) {
     return *parse_errors_[static_cast<int>(kind)];
   }
-  prometheus::Counter& sessions_closed_total() { return *sessions_closed_total_; }
-  prometheus::Counter& sessions_expired_total() { return *sessions_expired_total_; }
-  prometheus::Counter& sessions_open_failed_total() { return *sessions_open_failed_total_; }
-  prometheus::Counter& sessions_opened_total() { return *sessions_opened_total_; }
+  prometheus::Counter& sessions_closed_total() {
+    return *sessions_closed_total_;
+  }
+  prometheus::Counter& sessions_expired_total() {
+    return *sessions_expired_total_;
+  }
+  prometheus::Counter& sessions_open_failed_total() {
+    return *sessions_open_failed_total_;
+  }
+  prometheus::Counter& sessions_opened_total() {
+    return *sessions_opened_total_;
+  }
   prometheus::Counter& sse_events_total() { return *sse_events_total_; }
-  prometheus::Counter& upstream_bytes_received_total() { return *upstream_bytes_received_total_; }
+  prometheus::Counter& upstream_bytes_received_total() {
+    return *upstream_bytes_received_total_;
+  }
   // HTTP status classes: index 1..5 for 1xx..5xx.
   prometheus::Counter& upstream_http_responses_total(int status);
-  prometheus::Counter& upstream_requests_total(MethodLabel method, RequestOutcome outcome) {
-    return *upstream_requests_[static_cast<int>(method)][static_cast<int>(outcome)];
+  prometheus::Counter& upstream_requests_total(MethodLabel method,
+                                               RequestOutcome outcome) {
+    return *upstream_requests_[static_cast<int>(method)]
+                              [static_cast<int>(outcome)];
   }
 
   // Gauges.
   prometheus::Gauge& grpc_streams_active() { return *grpc_streams_active_; }
   prometheus::Gauge& sessions_active() { return *sessions_active_; }
-  prometheus::Gauge& upstream_requests_active() { return *upstream_requests_active_; }
+  prometheus::Gauge& upstream_requests_active() {
+    return *upstream_requests_active_;
+  }
 
   // Histograms.
   prometheus::Histogram& upstream_request_duration_seconds() {
@@ -101,8 +124,10 @@ class ShadowcatMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
 
   prometheus::Counter* allowlist_denials_total_;
-  std::array<prometheus::Counter*, static_cast<int>(LimitKind::kCount)> limit_rejections_;
-  std::array<prometheus::Counter*, static_cast<int>(ParseErrorKind::kCount)> parse_errors_;
+  std::array<prometheus::Counter*, static_cast<int>(LimitKind::kCount)>
+      limit_rejections_;
+  std::array<prometheus::Counter*, static_cast<int>(ParseErrorKind::kCount)>
+      parse_errors_;
   prometheus::Counter* sessions_closed_total_;
   prometheus::Counter* sessions_expired_total_;
   prometheus::Counter* sessions_open_failed_total_;
@@ -110,7 +135,8 @@ class ShadowcatMetrics {
   prometheus::Counter* sse_events_total_;
   prometheus::Counter* upstream_bytes_received_total_;
   std::array<prometheus::Counter*, 6> upstream_http_responses_;  // [0] = other
-  std::array<std::array<prometheus::Counter*, static_cast<int>(RequestOutcome::kCount)>,
+  std::array<std::array<prometheus::Counter*,
+                        static_cast<int>(RequestOutcome::kCount)>,
              static_cast<int>(MethodLabel::kCount)>
       upstream_requests_;
 

@@ -1,10 +1,11 @@
 #ifndef SHADOWCAT_CORE_SESSION_CONNECTION_BUDGET_H_
 #define SHADOWCAT_CORE_SESSION_CONNECTION_BUDGET_H_
 
-// A counted limit on concurrent upstream requests (PX-05): one budget per session and one
-// for the whole process. Lock-free; safe from any thread. A Permit returns its slot when
-// destroyed, so a slot can never leak on an error path, and it shares ownership of its
-// budget, so a permit held by a handler that outlives its session stays valid.
+// A counted limit on concurrent upstream requests (PX-05): one budget per
+// session and one for the whole process. Lock-free; safe from any thread. A
+// Permit returns its slot when destroyed, so a slot can never leak on an error
+// path, and it shares ownership of its budget, so a permit held by a handler
+// that outlives its session stays valid.
 
 #include <atomic>
 #include <cstddef>
@@ -31,9 +32,11 @@ class ConnectionBudget : public std::enable_shared_from_this<ConnectionBudget> {
 
    private:
     friend class ConnectionBudget;
-    explicit Permit(std::shared_ptr<ConnectionBudget> budget) : budget_(std::move(budget)) {}
+    explicit Permit(std::shared_ptr<ConnectionBudget> budget)
+        : budget_(std::move(budget)) {}
     void Release() {
-      if (budget_ != nullptr) budget_->in_use_.fetch_sub(1, std::memory_order_acq_rel);
+      if (budget_ != nullptr)
+        budget_->in_use_.fetch_sub(1, std::memory_order_acq_rel);
       budget_.reset();
     }
     std::shared_ptr<ConnectionBudget> budget_;
@@ -47,7 +50,8 @@ class ConnectionBudget : public std::enable_shared_from_this<ConnectionBudget> {
     size_t current = in_use_.load(std::memory_order_relaxed);
     do {
       if (current >= limit_) return std::nullopt;
-    } while (!in_use_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel));
+    } while (!in_use_.compare_exchange_weak(current, current + 1,
+                                            std::memory_order_acq_rel));
     return Permit(shared_from_this());
   }
 

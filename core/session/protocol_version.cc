@@ -6,7 +6,8 @@
 namespace shadowcat {
 namespace {
 
-constexpr absl::string_view kSupported[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+constexpr absl::string_view kSupported[] = {"2025-11-25", "2025-06-18",
+                                            "2025-03-26"};
 
 std::string SupportedList() {
   return absl::StrCat(kSupported[0], ", ", kSupported[1], ", ", kSupported[2]);
@@ -23,16 +24,17 @@ bool IsSupportedProtocolVersion(absl::string_view version) {
 
 absl::Status CheckOfferedVersion(absl::string_view version) {
   if (IsSupportedProtocolVersion(version)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("protocol_version \"", absl::CEscape(version),
-                                                 "\" is not supported; use one of ",
-                                                 SupportedList()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("protocol_version \"", absl::CEscape(version),
+                   "\" is not supported; use one of ", SupportedList()));
 }
 
 absl::Status CheckNegotiatedVersion(absl::string_view version) {
   if (IsSupportedProtocolVersion(version)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("upstream chose protocol version \"", absl::CEscape(version.substr(0, 64)),
-                   "\", which Shadowcat does not speak (", SupportedList(), ")"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "upstream chose protocol version \"",
+      absl::CEscape(version.substr(0, 64)),
+      "\", which Shadowcat does not speak (", SupportedList(), ")"));
 }
 
 }  // namespace shadowcat

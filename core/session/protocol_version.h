@@ -1,15 +1,17 @@
 #ifndef SHADOWCAT_CORE_SESSION_PROTOCOL_VERSION_H_
 #define SHADOWCAT_CORE_SESSION_PROTOCOL_VERSION_H_
 
-// The MCP protocol versions Shadowcat negotiates (VN-01..VN-05). The sessionless
-// 2026-07-28 revision and the legacy HTTP+SSE transport come in later work.
+// The MCP protocol versions Shadowcat negotiates (VN-01..VN-05). The
+// sessionless 2026-07-28 revision and the legacy HTTP+SSE transport come in
+// later work.
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace shadowcat {
 
-// Offered in `initialize` when the caller names none (VN-01: the newest we speak).
+// Offered in `initialize` when the caller names none (VN-01: the newest we
+// speak).
 inline constexpr absl::string_view kLatestProtocolVersion = "2025-11-25";
 
 // True for 2025-11-25, 2025-06-18 and 2025-03-26.
@@ -18,10 +20,9 @@ bool IsSupportedProtocolVersion(absl::string_view version);
 // OK if the caller may offer `version`; InvalidArgument otherwise.
 absl::Status CheckOfferedVersion(absl::string_view version);
 
-// VN-02/VN-03: OK if the upstream's answer is one we speak (it may differ from what we
-// offered); FailedPrecondition otherwise.
+// VN-02/VN-03: OK if the upstream's answer is one we speak (it may differ from
+// what we offered); FailedPrecondition otherwise.
 absl::Status CheckNegotiatedVersion(absl::string_view version);
-
 
 }  // namespace shadowcat
 

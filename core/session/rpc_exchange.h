@@ -1,12 +1,12 @@
 #ifndef SHADOWCAT_CORE_SESSION_RPC_EXCHANGE_H_
 #define SHADOWCAT_CORE_SESSION_RPC_EXCHANGE_H_
 
-// One JSON-RPC message POSTed to an MCP endpoint, and what came back: a JSON body, an SSE
-// stream carrying the response (and server messages before it), or 202 for notifications
-// and responses (SH-01..SH-07, SS-01, SS-02).
+// One JSON-RPC message POSTed to an MCP endpoint, and what came back: a JSON
+// body, an SSE stream carrying the response (and server messages before it), or
+// 202 for notifications and responses (SH-01..SH-07, SS-01, SS-02).
 //
-// Threading: Start() and Cancel() run on `strand`; every callback runs there too. `done`
-// runs exactly once; `on_message` never after it.
+// Threading: Start() and Cancel() run on `strand`; every callback runs there
+// too. `done` runs exactly once; `on_message` never after it.
 
 #include <cstdint>
 #include <memory>
@@ -27,15 +27,18 @@ namespace shadowcat {
 
 struct RpcRequest {
   Url url;
-  HeaderList headers;   // session headers; Content-Type and Accept are added here
-  std::string body;     // one JSON-RPC message
-  std::string id_raw;   // the request's id token; empty for notifications and responses
+  HeaderList
+      headers;       // session headers; Content-Type and Accept are added here
+  std::string body;  // one JSON-RPC message
+  std::string
+      id_raw;  // the request's id token; empty for notifications and responses
   MethodLabel method = MethodLabel::kOther;
 };
 
 struct RpcResult {
   int http_status = 0;
-  // The Mcp-Session-Id response header, when present (captured on initialize, SM-01).
+  // The Mcp-Session-Id response header, when present (captured on initialize,
+  // SM-01).
   std::optional<std::string> session_id_header;
   // For requests: either the raw `result`, or the error fields.
   bool is_error = false;
@@ -45,16 +48,18 @@ struct RpcResult {
   std::string error_data_raw;
 };
 
-// A request or notification the upstream sent on the POST's SSE stream before responding.
+// A request or notification the upstream sent on the POST's SSE stream before
+// responding.
 struct UpstreamMessage {
-  std::string json;     // the whole message as received
+  std::string json;  // the whole message as received
   std::string method;
-  std::string id_raw;   // empty for notifications
-  std::string event_id; // the SSE event id, if any
+  std::string id_raw;    // empty for notifications
+  std::string event_id;  // the SSE event id, if any
 };
 
 struct RpcExchangeOptions {
-  // A JSON body or SSE event larger than this fails with ResourceExhausted (PX-06).
+  // A JSON body or SSE event larger than this fails with ResourceExhausted
+  // (PX-06).
   size_t max_message_bytes = 4 << 20;
   // When the exchange gives up with DeadlineExceeded (TO-01).
   absl::Time deadline = absl::InfiniteFuture();
@@ -65,18 +70,19 @@ class RpcExchange : public std::enable_shared_from_this<RpcExchange> {
   using MessageCallback = absl::AnyInvocable<void(UpstreamMessage)>;
   using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<RpcResult>)>;
 
-  // Errors reported through `done`: NotFound (HTTP 404: the upstream forgot the session),
-  // Unauthenticated (401), PermissionDenied (403), InvalidArgument (400 without a JSON-RPC
-  // error body), Unavailable (connect failure, drop, 5xx, a malformed or missing response),
-  // ResourceExhausted (message too large), DeadlineExceeded, Cancelled. An HTTP error whose
-  // body is a JSON-RPC error is a result with is_error set (SH-07).
-  static std::shared_ptr<RpcExchange> Start(HttpClient& client,
-                                            boost::asio::any_io_executor strand,
-                                            RpcRequest request, RpcExchangeOptions options,
-                                            ShadowcatMetrics& metrics,
-                                            MessageCallback on_message, DoneCallback done);
+  // Errors reported through `done`: NotFound (HTTP 404: the upstream forgot the
+  // session), Unauthenticated (401), PermissionDenied (403), InvalidArgument
+  // (400 without a JSON-RPC error body), Unavailable (connect failure, drop,
+  // 5xx, a malformed or missing response), ResourceExhausted (message too
+  // large), DeadlineExceeded, Cancelled. An HTTP error whose body is a JSON-RPC
+  // error is a result with is_error set (SH-07).
+  static std::shared_ptr<RpcExchange> Start(
+      HttpClient& client, boost::asio::any_io_executor strand,
+      RpcRequest request, RpcExchangeOptions options, ShadowcatMetrics& metrics,
+      MessageCallback on_message, DoneCallback done);
 
-  // Ends the exchange with Cancelled unless it already ended. Runs on the strand.
+  // Ends the exchange with Cancelled unless it already ended. Runs on the
+  // strand.
   void Cancel();
 
   RpcExchange(boost::asio::any_io_executor strand, RpcRequest request,

@@ -1,15 +1,17 @@
 #ifndef SHADOWCAT_CORE_SESSION_SESSION_H_
 #define SHADOWCAT_CORE_SESSION_SESSION_H_
 
-// One MCP client session with one upstream (session era: 2025-03-26 .. 2025-11-25):
-// initialize + notifications/initialized, the negotiated MCP-Protocol-Version and the
-// upstream's Mcp-Session-Id on every later request, requests answered in JSON or SSE,
-// notifications, responses to server requests, and DELETE on close.
+// One MCP client session with one upstream (session era: 2025-03-26 ..
+// 2025-11-25): initialize + notifications/initialized, the negotiated
+// MCP-Protocol-Version and the upstream's Mcp-Session-Id on every later
+// request, requests answered in JSON or SSE, notifications, responses to server
+// requests, and DELETE on close.
 //
-// Threading: a Session lives on its own strand. Public methods may be called from any
-// thread: they post to the strand. Every callback runs on the strand and must not block.
-// The sidecar owns the upstream JSON-RPC id space (PX-01): ids are this session's own
-// increasing integers, so callers sharing a session can never collide.
+// Threading: a Session lives on its own strand. Public methods may be called
+// from any thread: they post to the strand. Every callback runs on the strand
+// and must not block. The sidecar owns the upstream JSON-RPC id space (PX-01):
+// ids are this session's own increasing integers, so callers sharing a session
+// can never collide.
 
 #include <atomic>
 #include <cstdint>
@@ -31,11 +33,11 @@ namespace shadowcat {
 
 struct SessionParams {
   Url url;
-  HeaderList extra_headers;       // validated caller headers, sent on every request
-  std::string offered_version;    // validated; what initialize offers
-  std::string client_info_raw;    // JSON object for clientInfo
-  std::string capabilities_raw;   // JSON object for capabilities
-  absl::Duration request_timeout; // default deadline for calls without one
+  HeaderList extra_headers;  // validated caller headers, sent on every request
+  std::string offered_version;     // validated; what initialize offers
+  std::string client_info_raw;     // JSON object for clientInfo
+  std::string capabilities_raw;    // JSON object for capabilities
+  absl::Duration request_timeout;  // default deadline for calls without one
 };
 
 struct InitializeResult {
@@ -70,14 +72,17 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(std::string id, SessionParams params, Deps deps);
 
   // Performs initialize and notifications/initialized (LC-01, LC-02). Errors:
-  // FailedPrecondition for a version we do not speak (after a best-effort DELETE, VN-03),
-  // Unavailable when the upstream is unreachable or misbehaves, and the RpcExchange codes.
-  void Initialize(absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  // FailedPrecondition for a version we do not speak (after a best-effort
+  // DELETE, VN-03), Unavailable when the upstream is unreachable or misbehaves,
+  // and the RpcExchange codes.
+  void Initialize(
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
 
-  // Sends a request and reports its response. `deadline` InfiniteFuture means the
-  // session's default timeout. On timeout a notifications/cancelled goes upstream (TO-01,
-  // CN-01). `on_message` (may be empty) sees requests and notifications that arrive on the
-  // request's SSE stream. ResourceExhausted when the per-session or global budget is spent.
+  // Sends a request and reports its response. `deadline` InfiniteFuture means
+  // the session's default timeout. On timeout a notifications/cancelled goes
+  // upstream (TO-01, CN-01). `on_message` (may be empty) sees requests and
+  // notifications that arrive on the request's SSE stream. ResourceExhausted
+  // when the per-session or global budget is spent.
   void Call(std::string method, std::string params_raw, absl::Time deadline,
             RpcExchange::MessageCallback on_message,
             absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done);
@@ -86,11 +91,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void Notify(std::string method, std::string params_raw,
               absl::AnyInvocable<void(absl::Status)> done);
 
-  // Sends a response to a server-initiated request (LC-04); `response_json` is complete.
-  void SendResponse(std::string response_json, absl::AnyInvocable<void(absl::Status)> done);
+  // Sends a response to a server-initiated request (LC-04); `response_json` is
+  // complete.
+  void SendResponse(std::string response_json,
+                    absl::AnyInvocable<void(absl::Status)> done);
 
-  // Sends DELETE when the upstream gave a session id, bounded by close_timeout (SM-07);
-  // `done(true)` when the upstream confirmed. Later calls fail with NotFound.
+  // Sends DELETE when the upstream gave a session id, bounded by close_timeout
+  // (SM-07); `done(true)` when the upstream confirmed. Later calls fail with
+  // NotFound.
   void Close(absl::AnyInvocable<void(bool upstream_deleted)> done);
 
   const std::string& id() const { return id_; }
@@ -101,12 +109,14 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class State { kNew, kInitializing, kOpen, kClosed };
 
-  // Sends one message as an RpcExchange, holding budget permits for its lifetime.
-  void Send(std::string method, std::string body, std::string id_raw, absl::Time deadline,
-            RpcExchange::MessageCallback on_message,
+  // Sends one message as an RpcExchange, holding budget permits for its
+  // lifetime.
+  void Send(std::string method, std::string body, std::string id_raw,
+            absl::Time deadline, RpcExchange::MessageCallback on_message,
             absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done);
-  void OnInitializeResult(absl::StatusOr<RpcResult> result,
-                          absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  void OnInitializeResult(
+      absl::StatusOr<RpcResult> result,
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
   void SendCancelled(const std::string& id_raw);
   void Touch();
   // Answers a server ping on a request's stream ourselves (PI-01).
@@ -126,8 +136,8 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::kNew;
   int64_t next_request_id_ = 1;
 
-  // Written on the strand before the session is published by SessionManager (or as
-  // atomics), so other threads may read them.
+  // Written on the strand before the session is published by SessionManager (or
+  // as atomics), so other threads may read them.
   std::string protocol_version_;
   std::string upstream_session_id_;
   std::atomic<bool> open_{false};

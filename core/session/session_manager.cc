@@ -20,19 +20,24 @@ constexpr absl::string_view kShadowcatVersion = "0.1.0";
 // The sweep runs this often, or at the idle timeout if that is shorter.
 constexpr absl::Duration kSweepInterval = absl::Seconds(30);
 
-// 128 random bits: handles are unguessable, so one backend cannot reach another's session.
+// 128 random bits: handles are unguessable, so one backend cannot reach
+// another's session.
 std::string NewSessionHandle() {
   absl::BitGen gen;
   uint64_t hi = absl::Uniform<uint64_t>(gen), lo = absl::Uniform<uint64_t>(gen);
-  return absl::StrCat(absl::Hex(hi, absl::kZeroPad16), absl::Hex(lo, absl::kZeroPad16));
+  return absl::StrCat(absl::Hex(hi, absl::kZeroPad16),
+                      absl::Hex(lo, absl::kZeroPad16));
 }
 
 absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
-  std::string name = params.client_name.empty() ? "shadowcat" : params.client_name;
-  std::string version =
-      params.client_version.empty() ? std::string(kShadowcatVersion) : params.client_version;
+  std::string name =
+      params.client_name.empty() ? "shadowcat" : params.client_name;
+  std::string version = params.client_version.empty()
+                            ? std::string(kShadowcatVersion)
+                            : params.client_version;
   for (absl::string_view field : {name, version, params.client_title}) {
-    if (!IsValidUtf8(field)) return absl::InvalidArgumentError("client_info is not UTF-8");
+    if (!IsValidUtf8(field))
+      return absl::InvalidArgumentError("client_info is not UTF-8");
   }
   std::string json = absl::StrCat("{\"name\":", QuoteJsonString(name),
                                   ",\"version\":", QuoteJsonString(version));
@@ -45,21 +50,24 @@ absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
 
 }  // namespace
 
-SessionManager::SessionManager(const Config& config, boost::asio::io_context& ioc,
-                               HttpClient& http, ShadowcatMetrics& metrics,
+SessionManager::SessionManager(const Config& config,
+                               boost::asio::io_context& ioc, HttpClient& http,
+                               ShadowcatMetrics& metrics,
                                UpstreamAllowlist allowlist)
     : config_(config),
       ioc_(ioc),
       http_(http),
       metrics_(metrics),
       allowlist_(std::move(allowlist)),
-      global_budget_(std::make_shared<ConnectionBudget>(config.max_connections_total)),
+      global_budget_(
+          std::make_shared<ConnectionBudget>(config.max_connections_total)),
       sweep_timer_(ioc) {}
 
 SessionManager::~SessionManager() { sweep_timer_.cancel(); }
 
-void SessionManager::Open(OpenParams params,
-                          absl::AnyInvocable<void(absl::StatusOr<OpenResult>)> done) {
+void SessionManager::Open(
+    OpenParams params,
+    absl::AnyInvocable<void(absl::StatusOr<OpenResult>)> done) {
   auto prepared = [&]() -> absl::StatusOr<SessionParams> {
     SessionParams sp;
     absl::StatusOr<Url> url = ParseUrl(params.upstream_url);
@@ -81,8 +89,10 @@ void SessionManager::Open(OpenParams params,
                              : params.protocol_version;
     SC_RETURN_IF_ERROR(CheckOfferedVersion(sp.offered_version));
     SC_ASSIGN_OR_RETURN(sp.client_info_raw, ClientInfoJson(params));
-    sp.capabilities_raw = params.capabilities_json.empty() ? "{}" : params.capabilities_json;
-    absl::StatusOr<std::vector<JsonMember>> caps = ScanObject(sp.capabilities_raw);
+    sp.capabilities_raw =
+        params.capabilities_json.empty() ? "{}" : params.capabilities_json;
+    absl::StatusOr<std::vector<JsonMember>> caps =
+        ScanObject(sp.capabilities_raw);
     if (!caps.ok()) {
       metrics_.parse_errors_total(ParseErrorKind::kCallerJson).Increment();
       return absl::InvalidArgumentError(
@@ -109,7 +119,8 @@ void SessionManager::Open(OpenParams params,
       metrics_.limit_rejections_total(LimitKind::kSessions).Increment();
       metrics_.sessions_open_failed_total().Increment();
       done(absl::ResourceExhaustedError(
-          absl::StrCat("the sidecar has ", config_.max_sessions, " sessions (--max_sessions)")));
+          absl::StrCat("the sidecar has ", config_.max_sessions,
+                       " sessions (--max_sessions)")));
       return;
     }
     ++opening_;
@@ -140,13 +151,14 @@ void SessionManager::Open(OpenParams params,
     }
     metrics_.sessions_opened_total().Increment();
     metrics_.sessions_active().Increment();
-    SC_LOG(kInfo, "session opened: upstream ", session->Snapshot().upstream_url, " version ",
-           init->protocol_version);
+    SC_LOG(kInfo, "session opened: upstream ", session->Snapshot().upstream_url,
+           " version ", init->protocol_version);
     done(OpenResult{session->id(), *std::move(init)});
   });
 }
 
-absl::StatusOr<std::shared_ptr<Session>> SessionManager::Find(const std::string& session_id) {
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Find(
+    const std::string& session_id) {
   std::shared_ptr<Session> session;
   {
     absl::MutexLock lock(&mu_);
@@ -157,7 +169,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Find(const std::string&
   if (!session->Snapshot().open) {
     // It expired upstream (HTTP 404); drop it now that someone noticed.
     Remove(session_id, /*expired=*/true);
-    return absl::NotFoundError("session expired: the upstream no longer knows it");
+    return absl::NotFoundError(
+        "session expired: the upstream no longer knows it");
   }
   return session;
 }
@@ -172,11 +185,14 @@ void SessionManager::Remove(const std::string& session_id, bool expired) {
     sessions_.erase(it);
   }
   metrics_.sessions_active().Decrement();
-  (expired ? metrics_.sessions_expired_total() : metrics_.sessions_closed_total()).Increment();
+  (expired ? metrics_.sessions_expired_total()
+           : metrics_.sessions_closed_total())
+      .Increment();
 }
 
-void SessionManager::Close(const std::string& session_id,
-                           absl::AnyInvocable<void(absl::StatusOr<bool>)> done) {
+void SessionManager::Close(
+    const std::string& session_id,
+    absl::AnyInvocable<void(absl::StatusOr<bool>)> done) {
   std::shared_ptr<Session> session;
   {
     absl::MutexLock lock(&mu_);
@@ -188,7 +204,8 @@ void SessionManager::Close(const std::string& session_id,
     return;
   }
   Remove(session_id, /*expired=*/false);
-  session->Close([done = std::move(done)](bool deleted) mutable { done(deleted); });
+  session->Close(
+      [done = std::move(done)](bool deleted) mutable { done(deleted); });
 }
 
 std::vector<SessionSnapshot> SessionManager::List() {
@@ -217,7 +234,8 @@ void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
   }
   sweep_timer_.cancel();
   auto remaining = std::make_shared<std::atomic<size_t>>(ids.size() + 1);
-  auto shared_done = std::make_shared<absl::AnyInvocable<void()>>(std::move(done));
+  auto shared_done =
+      std::make_shared<absl::AnyInvocable<void()>>(std::move(done));
   auto one_done = [remaining, shared_done]() {
     if (remaining->fetch_sub(1) == 1) (*shared_done)();
   };
@@ -228,8 +246,8 @@ void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
 }
 
 void SessionManager::StartIdleSweep() {
-  sweep_timer_.expires_after(
-      absl::ToChronoMilliseconds(std::min(kSweepInterval, config_.idle_session_timeout)));
+  sweep_timer_.expires_after(absl::ToChronoMilliseconds(
+      std::min(kSweepInterval, config_.idle_session_timeout)));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     Sweep();
@@ -243,8 +261,10 @@ void SessionManager::Sweep() {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, session] : sessions_) {
-      // Expired upstream (HTTP 404) but not looked up since, or unused for too long.
-      if (session->last_used() < cutoff || !session->Snapshot().open) idle.push_back(session);
+      // Expired upstream (HTTP 404) but not looked up since, or unused for too
+      // long.
+      if (session->last_used() < cutoff || !session->Snapshot().open)
+        idle.push_back(session);
     }
   }
   for (auto& session : idle) {

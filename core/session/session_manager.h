@@ -1,10 +1,11 @@
 #ifndef SHADOWCAT_CORE_SESSION_SESSION_MANAGER_H_
 #define SHADOWCAT_CORE_SESSION_SESSION_MANAGER_H_
 
-// Owns every open Session: opens them (allowlist, limits, initialize), finds them by the
-// handle given to backends, closes them, and expires idle ones.
+// Owns every open Session: opens them (allowlist, limits, initialize), finds
+// them by the handle given to backends, closes them, and expires idle ones.
 //
-// Threading: all methods are thread-safe. Callbacks run on the session's strand.
+// Threading: all methods are thread-safe. Callbacks run on the session's
+// strand.
 
 #include <cstdint>
 #include <memory>
@@ -30,11 +31,11 @@ namespace shadowcat {
 struct OpenParams {
   std::string upstream_url;
   HeaderList headers;
-  std::string protocol_version;   // empty: the latest
-  std::string client_name;        // empty: "shadowcat"
-  std::string client_version;     // empty: Shadowcat's version
+  std::string protocol_version;  // empty: the latest
+  std::string client_name;       // empty: "shadowcat"
+  std::string client_version;    // empty: Shadowcat's version
   std::string client_title;
-  std::string capabilities_json;  // empty: {}
+  std::string capabilities_json;                          // empty: {}
   absl::Duration request_timeout = absl::ZeroDuration();  // zero: the config's
 };
 
@@ -45,16 +46,21 @@ struct OpenResult {
 
 class SessionManager {
  public:
-  // REQUIRES: every reference outlives the manager and the io_context's handlers.
-  SessionManager(const Config& config, boost::asio::io_context& ioc, HttpClient& http,
-                 ShadowcatMetrics& metrics, UpstreamAllowlist allowlist);
+  // REQUIRES: every reference outlives the manager and the io_context's
+  // handlers.
+  SessionManager(const Config& config, boost::asio::io_context& ioc,
+                 HttpClient& http, ShadowcatMetrics& metrics,
+                 UpstreamAllowlist allowlist);
   ~SessionManager();
 
-  // Validates the request (InvalidArgument), checks the allowlist (PermissionDenied) and the
-  // session limit (ResourceExhausted), then initializes a new session upstream.
-  void Open(OpenParams params, absl::AnyInvocable<void(absl::StatusOr<OpenResult>)> done);
+  // Validates the request (InvalidArgument), checks the allowlist
+  // (PermissionDenied) and the session limit (ResourceExhausted), then
+  // initializes a new session upstream.
+  void Open(OpenParams params,
+            absl::AnyInvocable<void(absl::StatusOr<OpenResult>)> done);
 
-  // The open session with this handle, or NotFound (unknown, closed or expired).
+  // The open session with this handle, or NotFound (unknown, closed or
+  // expired).
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& session_id);
 
   // Removes the session and closes it upstream. NotFound for an unknown handle.
@@ -63,8 +69,9 @@ class SessionManager {
 
   std::vector<SessionSnapshot> List();
 
-  // Stops taking new sessions (Open fails with Unavailable from now on) and closes every
-  // session; `done` runs once all closes finished or timed out. For graceful drain.
+  // Stops taking new sessions (Open fails with Unavailable from now on) and
+  // closes every session; `done` runs once all closes finished or timed out.
+  // For graceful drain.
   void CloseAll(absl::AnyInvocable<void()> done);
 
   // Starts the periodic idle-session sweep (Config::idle_session_timeout).
@@ -85,8 +92,10 @@ class SessionManager {
   boost::asio::steady_timer sweep_timer_;
 
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
-  // Sessions being opened count against max_sessions too, so a burst cannot overshoot.
+  absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_
+      ABSL_GUARDED_BY(mu_);
+  // Sessions being opened count against max_sessions too, so a burst cannot
+  // overshoot.
   size_t opening_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };

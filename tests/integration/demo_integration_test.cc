@@ -1,5 +1,5 @@
-// The README's first experience: Shadowcat with its built-in demo upstream, driven through
-// the gRPC API exactly as the CLI does.
+// The README's first experience: Shadowcat with its built-in demo upstream,
+// driven through the gRPC API exactly as the CLI does.
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -21,7 +21,8 @@ class DemoIntegrationTest : public ::testing::Test {
     v1::OpenSessionRequest request;
     request.set_upstream_url(shadowcat_.server->demo_upstream_url());
     v1::OpenSessionResponse response;
-    grpc::Status status = shadowcat_.stub->OpenSession(Ctx().get(), request, &response);
+    grpc::Status status =
+        shadowcat_.stub->OpenSession(Ctx().get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.protocol_version(), "2025-11-25");
     EXPECT_THAT(response.server_info_json(), HasSubstr("shadowcat-demo"));
@@ -48,13 +49,18 @@ TEST_F(DemoIntegrationTest, ListsAndCallsTools) {
     EXPECT_THAT(tools.result_json(), HasSubstr(name));
   }
   v1::CallResponse echo;
-  ASSERT_TRUE(Call("tools/call", R"({"name":"echo","arguments":{"text":"héllo"}})", &echo).ok());
+  ASSERT_TRUE(Call("tools/call",
+                   R"({"name":"echo","arguments":{"text":"héllo"}})", &echo)
+                  .ok());
   EXPECT_THAT(echo.result_json(), HasSubstr("héllo"));
   v1::CallResponse add;
-  ASSERT_TRUE(Call("tools/call", R"({"name":"add","arguments":{"a":2,"b":40}})", &add).ok());
+  ASSERT_TRUE(
+      Call("tools/call", R"({"name":"add","arguments":{"a":2,"b":40}})", &add)
+          .ok());
   EXPECT_THAT(add.result_json(), HasSubstr("42"));
   v1::CallResponse unknown;
-  ASSERT_TRUE(Call("tools/call", R"({"name":"nope","arguments":{}})", &unknown).ok());
+  ASSERT_TRUE(
+      Call("tools/call", R"({"name":"nope","arguments":{}})", &unknown).ok());
   EXPECT_EQ(unknown.error().code(), -32602);
 }
 
@@ -86,8 +92,9 @@ TEST_F(DemoIntegrationTest, CloseDeletesTheUpstreamSession) {
   v1::CloseSessionResponse closed;
   ASSERT_TRUE(shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).ok());
   EXPECT_TRUE(closed.upstream_deleted());
-  EXPECT_EQ(shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

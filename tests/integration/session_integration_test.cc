@@ -1,5 +1,5 @@
-// The whole sidecar against the scriptable fake upstream: a real gRPC client, a real
-// Shadowcat and a real HTTP upstream on loopback.
+// The whole sidecar against the scriptable fake upstream: a real gRPC client, a
+// real Shadowcat and a real HTTP upstream on loopback.
 
 #include <set>
 #include <thread>
@@ -39,7 +39,8 @@ std::string Open(Env& env, grpc::Status* status_out = nullptr,
   request.set_protocol_version(version);
   request.mutable_client_info()->set_name("integration-test");
   v1::OpenSessionResponse response;
-  grpc::Status status = env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
+  grpc::Status status =
+      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
   if (status_out != nullptr) {
     *status_out = status;
   } else {
@@ -48,9 +49,9 @@ std::string Open(Env& env, grpc::Status* status_out = nullptr,
   return response.session_id();
 }
 
-grpc::Status Call(Env& env, const std::string& session, const std::string& method,
-                  const std::string& params, v1::CallResponse* response,
-                  uint32_t timeout_ms = 0) {
+grpc::Status Call(Env& env, const std::string& session,
+                  const std::string& method, const std::string& params,
+                  v1::CallResponse* response, uint32_t timeout_ms = 0) {
   v1::CallRequest request;
   request.set_session_id(session);
   request.set_method(method);
@@ -59,7 +60,8 @@ grpc::Status Call(Env& env, const std::string& session, const std::string& metho
   return env.shadowcat.stub->Call(Ctx().get(), request, response);
 }
 
-constexpr char kEchoParams[] = R"({"name":"echo","arguments":{"text":"hi there"}})";
+constexpr char kEchoParams[] =
+    R"({"name":"echo","arguments":{"text":"hi there"}})";
 
 void ExpectWholeSession(bool sse) {
   FakeMcpServerOptions options;
@@ -79,12 +81,14 @@ void ExpectWholeSession(bool sse) {
   v1::CloseSessionRequest close;
   close.set_session_id(session);
   v1::CloseSessionResponse closed;
-  ASSERT_TRUE(env.shadowcat.stub->CloseSession(Ctx().get(), close, &closed).ok());
+  ASSERT_TRUE(
+      env.shadowcat.stub->CloseSession(Ctx().get(), close, &closed).ok());
   EXPECT_TRUE(closed.upstream_deleted());
 
   RecordedRequest init, initialized, call, del;
   ASSERT_TRUE(env.upstream->WaitForRpc("initialize", &init));
-  ASSERT_TRUE(env.upstream->WaitForRpc("notifications/initialized", &initialized));
+  ASSERT_TRUE(
+      env.upstream->WaitForRpc("notifications/initialized", &initialized));
   ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &call));
   ASSERT_TRUE(env.upstream->WaitForRpc("DELETE", &del));
   // SH-02: both media types on every POST.
@@ -92,12 +96,13 @@ void ExpectWholeSession(bool sse) {
     EXPECT_THAT(r->Header("Accept"), HasSubstr("application/json"));
     EXPECT_THAT(r->Header("Accept"), HasSubstr("text/event-stream"));
   }
-  // VN-01: the newest version is offered; VN-08: initialize carries no session state.
+  // VN-01: the newest version is offered; VN-08: initialize carries no session
+  // state.
   EXPECT_THAT(init.body, HasSubstr("\"protocolVersion\":\"2025-11-25\""));
   EXPECT_THAT(init.body, HasSubstr("\"name\":\"integration-test\""));
   EXPECT_EQ(init.Header("Mcp-Session-Id"), "");
-  // SM-03/VN-04: every later request carries the session id and the negotiated version,
-  // the DELETE included.
+  // SM-03/VN-04: every later request carries the session id and the negotiated
+  // version, the DELETE included.
   for (const RecordedRequest* r : {&initialized, &call, &del}) {
     EXPECT_EQ(r->Header("Mcp-Session-Id"), "fake-session-1");
     EXPECT_EQ(r->Header("MCP-Protocol-Version"), "2025-11-25");
@@ -111,9 +116,13 @@ void ExpectWholeSession(bool sse) {
             grpc::StatusCode::NOT_FOUND);
 }
 
-TEST(SessionIntegrationTest, WholeSessionWithJsonResponses) { ExpectWholeSession(false); }
+TEST(SessionIntegrationTest, WholeSessionWithJsonResponses) {
+  ExpectWholeSession(false);
+}
 
-TEST(SessionIntegrationTest, WholeSessionWithSseResponses) { ExpectWholeSession(true); }
+TEST(SessionIntegrationTest, WholeSessionWithSseResponses) {
+  ExpectWholeSession(true);
+}
 
 TEST(SessionIntegrationTest, VN02_AcceptsOlderVersionAndSendsTheNegotiatedOne) {
   FakeMcpServerOptions options;
@@ -122,7 +131,8 @@ TEST(SessionIntegrationTest, VN02_AcceptsOlderVersionAndSendsTheNegotiatedOne) {
   v1::OpenSessionRequest request;
   request.set_upstream_url(env.upstream->url());
   v1::OpenSessionResponse response;
-  ASSERT_TRUE(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(
+      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).ok());
   EXPECT_EQ(response.protocol_version(), "2025-06-18");
   v1::CallResponse list;
   ASSERT_TRUE(Call(env, response.session_id(), "tools/list", "", &list).ok());
@@ -131,7 +141,8 @@ TEST(SessionIntegrationTest, VN02_AcceptsOlderVersionAndSendsTheNegotiatedOne) {
   EXPECT_EQ(call.Header("MCP-Protocol-Version"), "2025-06-18");  // VN-05
 }
 
-TEST(SessionIntegrationTest, VN03_RefusesUnknownVersionAndDeletesUpstreamSession) {
+TEST(SessionIntegrationTest,
+     VN03_RefusesUnknownVersionAndDeletesUpstreamSession) {
   FakeMcpServerOptions options;
   options.force_version = "2099-01-01";
   Env env = Start(options);
@@ -159,7 +170,8 @@ TEST(SessionIntegrationTest, UpstreamNotOnAllowlistIsPermissionDenied) {
   v1::OpenSessionRequest request;
   request.set_upstream_url("http://169.254.169.254/latest/meta-data");
   v1::OpenSessionResponse response;
-  grpc::Status status = env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
+  grpc::Status status =
+      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // A sibling path of the allowed endpoint is not allowed either.
   request.set_upstream_url(env.upstream->url() + "x");
@@ -176,11 +188,13 @@ TEST(SessionIntegrationTest, HeaderInjectionIsRefused) {
   request.set_upstream_url(env.upstream->url());
   (*request.mutable_headers())["X-Evil"] = "a\r\nInjected: 1";
   v1::OpenSessionResponse response;
-  EXPECT_EQ(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).error_code(),
+  EXPECT_EQ(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response)
+                .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   request.mutable_headers()->clear();
   (*request.mutable_headers())["Mcp-Session-Id"] = "stolen";  // PX-03
-  EXPECT_EQ(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).error_code(),
+  EXPECT_EQ(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response)
+                .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
@@ -190,14 +204,17 @@ TEST(SessionIntegrationTest, CallerHeadersGoOnEveryRequest) {
   request.set_upstream_url(env.upstream->url());
   (*request.mutable_headers())["Authorization"] = "Bearer t0ken";
   v1::OpenSessionResponse response;
-  ASSERT_TRUE(env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(
+      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response).ok());
   v1::CloseSessionRequest close;
   close.set_session_id(response.session_id());
   v1::CloseSessionResponse closed;
-  ASSERT_TRUE(env.shadowcat.stub->CloseSession(Ctx().get(), close, &closed).ok());
+  ASSERT_TRUE(
+      env.shadowcat.stub->CloseSession(Ctx().get(), close, &closed).ok());
   ASSERT_TRUE(env.upstream->WaitForRequestCount(3));
   for (const RecordedRequest& r : env.upstream->requests()) {
-    EXPECT_EQ(r.Header("Authorization"), "Bearer t0ken") << r.http_method << " " << r.rpc_method;
+    EXPECT_EQ(r.Header("Authorization"), "Bearer t0ken")
+        << r.http_method << " " << r.rpc_method;
   }
 }
 
@@ -205,8 +222,9 @@ TEST(SessionIntegrationTest, BadParamsJsonIsInvalidArgument) {
   Env env = Start();
   std::string session = Open(env);
   v1::CallResponse response;
-  EXPECT_EQ(Call(env, session, "tools/call", "{\"name\":", &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      Call(env, session, "tools/call", "{\"name\":", &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Call(env, session, "tools/call", "42", &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Call(env, session, "", "", &response).error_code(),
@@ -219,7 +237,8 @@ TEST(SessionIntegrationTest, BadParamsJsonIsInvalidArgument) {
 TEST(SessionIntegrationTest, PX04_NumbersAndKeyOrderSurviveTheRoundTrip) {
   Env env = Start();
   std::string session = Open(env);
-  const std::string result = R"({"z":1,"a":12345678901234567890123,"m":1e400,"s":"\u00e9"})";
+  const std::string result =
+      R"({"z":1,"a":12345678901234567890123,"m":1e400,"s":"\u00e9"})";
   ScriptedReply reply;
   reply.result_json = result;
   env.upstream->ScriptReply("tools/call", reply);
@@ -232,7 +251,8 @@ TEST(SessionIntegrationTest, JsonRpcErrorIsReturnedVerbatim) {
   Env env = Start();
   std::string session = Open(env);
   ScriptedReply reply;
-  reply.error_json = R"({"code":-32602,"message":"Unknown tool: nope","data":{"x":[1,2]}})";
+  reply.error_json =
+      R"({"code":-32602,"message":"Unknown tool: nope","data":{"x":[1,2]}})";
   env.upstream->ScriptReply("tools/call", reply);
   v1::CallResponse response;
   ASSERT_TRUE(Call(env, session, "tools/call", kEchoParams, &response).ok());
@@ -261,7 +281,8 @@ TEST(SessionIntegrationTest, Upstream5xxIsUnavailable) {
   reply.status = 503;
   env.upstream->ScriptReply("tools/call", reply);
   v1::CallResponse response;
-  grpc::Status status = Call(env, session, "tools/call", kEchoParams, &response);
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), HasSubstr("503"));
 }
@@ -273,8 +294,9 @@ TEST(SessionIntegrationTest, SH06_AcceptedWithoutResponseFailsTheCall) {
   reply.status = 202;
   env.upstream->ScriptReply("tools/call", reply);
   v1::CallResponse response;
-  EXPECT_EQ(Call(env, session, "tools/call", kEchoParams, &response).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      Call(env, session, "tools/call", kEchoParams, &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST(SessionIntegrationTest, SH05_MediaTypeIsMatchedByEssence) {
@@ -300,8 +322,9 @@ TEST(SessionIntegrationTest, SM05_NotFoundMeansTheSessionExpired) {
   v1::GetSessionRequest get;
   get.set_session_id(session);
   v1::SessionInfo info;
-  EXPECT_EQ(env.shadowcat.stub->GetSession(Ctx().get(), get, &info).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      env.shadowcat.stub->GetSession(Ctx().get(), get, &info).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(MetricValue(env.shadowcat.server->metrics().Serialize(),
                         "shadowcat_sessions_expired_total"),
             1);
@@ -314,7 +337,8 @@ TEST(SessionIntegrationTest, TO01_DeadlineSendsCancelledUpstream) {
   slow.delay = absl::Seconds(3);
   env.upstream->ScriptReply("tools/call", slow);
   v1::CallResponse response;
-  EXPECT_EQ(Call(env, session, "tools/call", kEchoParams, &response, 200).error_code(),
+  EXPECT_EQ(Call(env, session, "tools/call", kEchoParams, &response, 200)
+                .error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   RecordedRequest call, cancelled;
   ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &call));
@@ -322,7 +346,8 @@ TEST(SessionIntegrationTest, TO01_DeadlineSendsCancelledUpstream) {
   // CN-01: the cancellation names the upstream id Shadowcat gave the request.
   size_t at = call.body.find("\"id\":");
   ASSERT_NE(at, std::string::npos);
-  std::string id = call.body.substr(at + 5, call.body.find_first_of(",}", at) - at - 5);
+  std::string id =
+      call.body.substr(at + 5, call.body.find_first_of(",}", at) - at - 5);
   EXPECT_THAT(cancelled.body, HasSubstr(absl::StrCat("\"requestId\":", id)));
 }
 
@@ -335,7 +360,8 @@ TEST(SessionIntegrationTest, NotifyReturnsOnAccepted) {
   v1::NotifyResponse response;
   ASSERT_TRUE(env.shadowcat.stub->Notify(Ctx().get(), request, &response).ok());
   RecordedRequest seen;
-  ASSERT_TRUE(env.upstream->WaitForRpc("notifications/roots/list_changed", &seen));
+  ASSERT_TRUE(
+      env.upstream->WaitForRpc("notifications/roots/list_changed", &seen));
   EXPECT_THAT(seen.body, Not(HasSubstr("\"id\"")));
 }
 
@@ -388,11 +414,12 @@ TEST(SessionIntegrationTest, PX01_ConcurrentCallersGetDistinctUpstreamIds) {
   for (int i = 0; i < 8; ++i) {
     callers.emplace_back([&env, &session, i] {
       v1::CallResponse response;
-      std::string params =
-          absl::StrCat(R"({"name":"echo","arguments":{"text":"caller )", i, R"("}})");
+      std::string params = absl::StrCat(
+          R"({"name":"echo","arguments":{"text":"caller )", i, R"("}})");
       grpc::Status status = Call(env, session, "tools/call", params, &response);
       EXPECT_TRUE(status.ok()) << status.error_message();
-      EXPECT_THAT(response.result_json(), HasSubstr(absl::StrCat("caller ", i)));
+      EXPECT_THAT(response.result_json(),
+                  HasSubstr(absl::StrCat("caller ", i)));
     });
   }
   for (auto& t : callers) t.join();
@@ -424,9 +451,11 @@ TEST(SessionIntegrationTest, PX05_PerSessionLimitFailsFast) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   first.join();
   EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
-  EXPECT_EQ(MetricValue(env.shadowcat.server->metrics().Serialize(),
-                        "shadowcat_limit_rejections_total{limit=\"session_connections\"}"),
-            1);
+  EXPECT_EQ(
+      MetricValue(
+          env.shadowcat.server->metrics().Serialize(),
+          "shadowcat_limit_rejections_total{limit=\"session_connections\"}"),
+      1);
 }
 
 TEST(SessionIntegrationTest, SessionLimitIsResourceExhausted) {
@@ -445,11 +474,13 @@ TEST(SessionIntegrationTest, OversizedResponseIsResourceExhausted) {
   Env env = Start({}, config);
   std::string session = Open(env);
   ScriptedReply big;
-  big.result_json = absl::StrCat("{\"blob\":\"", std::string(10000, 'x'), "\"}");
+  big.result_json =
+      absl::StrCat("{\"blob\":\"", std::string(10000, 'x'), "\"}");
   env.upstream->ScriptReply("tools/call", big);
   v1::CallResponse response;
-  EXPECT_EQ(Call(env, session, "tools/call", kEchoParams, &response).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(
+      Call(env, session, "tools/call", kEchoParams, &response).error_code(),
+      grpc::StatusCode::RESOURCE_EXHAUSTED);
   // The session stays usable.
   EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
 }
@@ -460,8 +491,9 @@ TEST(SessionIntegrationTest, UnreachableUpstreamIsUnavailable) {
   v1::OpenSessionRequest request;
   request.set_upstream_url("http://127.0.0.1:1/mcp");
   v1::OpenSessionResponse response;
-  EXPECT_EQ(shadowcat.stub->OpenSession(Ctx().get(), request, &response).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      shadowcat.stub->OpenSession(Ctx().get(), request, &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST(SessionIntegrationTest, ListAndGetSessions) {
@@ -509,10 +541,12 @@ TEST(SessionIntegrationTest, AdminEndpointsAndMetrics) {
   EXPECT_EQ(MetricValue(*metrics, "shadowcat_sessions_active"), 1);
   EXPECT_EQ(MetricValue(*metrics, "shadowcat_sessions_opened_total"), 1);
   EXPECT_EQ(MetricValue(*metrics,
-                        "shadowcat_upstream_requests_total{method=\"tools/list\",outcome=\"ok\"}"),
+                        "shadowcat_upstream_requests_total{method=\"tools/"
+                        "list\",outcome=\"ok\"}"),
             1);
   EXPECT_EQ(MetricValue(*metrics,
-                        "shadowcat_upstream_requests_total{method=\"initialize\",outcome=\"ok\"}"),
+                        "shadowcat_upstream_requests_total{method="
+                        "\"initialize\",outcome=\"ok\"}"),
             1);
   EXPECT_THAT(*metrics, Not(HasSubstr(session)));  // no ids in labels
 }
@@ -523,14 +557,15 @@ TEST(SessionIntegrationTest, HealthServiceServes) {
       absl::StrCat("127.0.0.1:", env.shadowcat.server->grpc_port()),
       grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
-  // grpc.health.v1.Health/Check with an empty HealthCheckRequest: an empty body.
+  // grpc.health.v1.Health/Check with an empty HealthCheckRequest: an empty
+  // body.
   grpc::ByteBuffer request_buffer, response_buffer;
   grpc::Slice empty("");
   request_buffer = grpc::ByteBuffer(&empty, 1);
   auto context = Ctx();
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareUnaryCall(context.get(), "/grpc.health.v1.Health/Check",
-                                    request_buffer, &cq);
+  auto call = stub.PrepareUnaryCall(
+      context.get(), "/grpc.health.v1.Health/Check", request_buffer, &cq);
   call->StartCall();
   grpc::Status status;
   call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
@@ -542,7 +577,8 @@ TEST(SessionIntegrationTest, HealthServiceServes) {
   ASSERT_TRUE(response_buffer.Dump(&slices).ok());
   // HealthCheckResponse{status: SERVING (1)} encodes as 08 01.
   ASSERT_EQ(slices.size(), 1u);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()),
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()),
+                        slices[0].size()),
             std::string("\x08\x01", 2));
 }
 

@@ -1,6 +1,7 @@
 // Interop: Shadowcat against the official TypeScript MCP SDK server (npm
 // @modelcontextprotocol/sdk), in both of its response modes. The node peer is
-// tests/interop/sdk_server.mjs; scripts/test.sh passes its folder as SHADOWCAT_INTEROP_DIR.
+// tests/interop/sdk_server.mjs; scripts/test.sh passes its folder as
+// SHADOWCAT_INTEROP_DIR.
 
 #include <cstdlib>
 
@@ -21,18 +22,23 @@ class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
  protected:
   void SetUp() override {
     const char* dir = std::getenv("SHADOWCAT_INTEROP_DIR");
-    // Not a skip: without the peer the interop claim is unverified, so the test fails.
-    ASSERT_NE(dir, nullptr) << "SHADOWCAT_INTEROP_DIR is not set; run scripts/test.sh";
+    // Not a skip: without the peer the interop claim is unverified, so the test
+    // fails.
+    ASSERT_NE(dir, nullptr)
+        << "SHADOWCAT_INTEROP_DIR is not set; run scripts/test.sh";
     std::vector<std::string> argv = {"/usr/bin/env", "node",
-                                     absl::StrCat(dir, "/sdk_server.mjs"), "--port", "0"};
+                                     absl::StrCat(dir, "/sdk_server.mjs"),
+                                     "--port", "0"};
     if (GetParam()) argv.push_back("--json");
     auto peer = ChildProcess::Start(argv);
     ASSERT_TRUE(peer.ok()) << peer.status();
     peer_ = *std::move(peer);
-    absl::StatusOr<std::string> line = peer_->WaitForLine("LISTENING ", absl::Seconds(30));
+    absl::StatusOr<std::string> line =
+        peer_->WaitForLine("LISTENING ", absl::Seconds(30));
     ASSERT_TRUE(line.ok()) << line.status();
     uint32_t port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(*line, "LISTENING "), &port)) << *line;
+    ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(*line, "LISTENING "), &port))
+        << *line;
     url_ = absl::StrCat("http://127.0.0.1:", port, "/mcp");
     shadowcat_ = StartShadowcat({url_});
     ASSERT_NE(shadowcat_.server, nullptr);
@@ -57,7 +63,8 @@ TEST_P(SdkInteropTest, OpenListCallClose) {
   open.set_upstream_url(url_);
   open.mutable_client_info()->set_name("shadowcat-interop");
   v1::OpenSessionResponse opened;
-  grpc::Status status = shadowcat_.stub->OpenSession(Ctx().get(), open, &opened);
+  grpc::Status status =
+      shadowcat_.stub->OpenSession(Ctx().get(), open, &opened);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(opened.protocol_version(), "2025-11-25");
   EXPECT_THAT(opened.server_capabilities_json(), HasSubstr("tools"));
@@ -70,13 +77,14 @@ TEST_P(SdkInteropTest, OpenListCallClose) {
 
   v1::CallResponse echo;
   status = Call(opened.session_id(), "tools/call",
-                R"({"name":"echo","arguments":{"text":"through the sidecar"}})", &echo);
+                R"({"name":"echo","arguments":{"text":"through the sidecar"}})",
+                &echo);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(echo.result_json(), HasSubstr("through the sidecar"));
 
   v1::CallResponse add;
-  status = Call(opened.session_id(), "tools/call", R"({"name":"add","arguments":{"a":2,"b":3}})",
-                &add);
+  status = Call(opened.session_id(), "tools/call",
+                R"({"name":"add","arguments":{"a":2,"b":3}})", &add);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(add.result_json(), HasSubstr("5"));
 
@@ -98,8 +106,10 @@ TEST_P(SdkInteropTest, OpenListCallClose) {
   EXPECT_TRUE(closed.upstream_deleted());
 }
 
-INSTANTIATE_TEST_SUITE_P(ResponseModes, SdkInteropTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Json" : "Sse"; });
+INSTANTIATE_TEST_SUITE_P(ResponseModes, SdkInteropTest,
+                         ::testing::Values(false, true), [](const auto& info) {
+                           return info.param ? "Json" : "Sse";
+                         });
 
 }  // namespace
 }  // namespace shadowcat

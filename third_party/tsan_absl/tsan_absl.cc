@@ -19,6 +19,9 @@
 //    internal spinlock, which TSan cannot see).
 //  * Notification: Notify releases, and a successful wait (or HasBeenNotified, an inline atomic
 //    load that TSan does see) acquires, on the notification's flag.
+//  * BlockingCounter: every DecrementCount releases and Wait acquires (only the last decrement
+//    takes the mutex; the others are an atomic decrement that TSan cannot see).
+//  * Barrier needs nothing more: it only uses its mutex.
 //
 // Only the synchronization primitives are annotated: any access to shared data that is not
 // ordered by them is still reported. Linked into every binary that depends on @system//:absl
@@ -38,6 +41,7 @@
 #include <string_view>
 
 #include "absl/base/config.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -60,6 +64,7 @@ void AnnotateIgnoreWritesEnd(const char* file, int line);
 
 namespace {
 
+using absl::BlockingCounter;
 using absl::Condition;
 using absl::Duration;
 using absl::Mutex;
@@ -131,6 +136,10 @@ struct Real {
   bool (*wait_for_notification_with_deadline)(const Notification*, Time) =
       NextAs<decltype(wait_for_notification_with_deadline)>(
           "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  bool (*decrement_count)(BlockingCounter*) =
+      NextAs<decltype(decrement_count)>("_ZN4absl7debian315BlockingCounter14DecrementCountEv");
+  void (*blocking_counter_wait)(BlockingCounter*) =
+      NextAs<decltype(blocking_counter_wait)>("_ZN4absl7debian315BlockingCounter4WaitEv");
 };
 
 const Real& R() {
@@ -412,6 +421,19 @@ bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
   const bool notified = R().wait_for_notification_with_deadline(this, deadline);
   if (notified) __tsan_acquire(Flag(&notified_yet_));
   return notified;
+}
+
+// ---- BlockingCounter -----------------------------------------------------------------------
+
+bool BlockingCounter::DecrementCount() {
+  const Real& r = R();
+  __tsan_release(this);
+  return r.decrement_count(this);
+}
+
+void BlockingCounter::Wait() {
+  R().blocking_counter_wait(this);
+  __tsan_acquire(this);
 }
 
 ABSL_NAMESPACE_END

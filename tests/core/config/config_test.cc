@@ -11,7 +11,8 @@ TEST(ConfigTest, DefaultsAreValidAndMatchTheDesign) {
   EXPECT_EQ(config.max_connections_per_session, 10u);
   EXPECT_EQ(config.read_buffer_bytes, 8192u);
   EXPECT_EQ(config.max_message_bytes, 4u << 20);
-  EXPECT_EQ(config.grpc_listen.rfind("127.0.0.1:", 0), 0u);  // loopback by default
+  EXPECT_EQ(config.grpc_listen.rfind("127.0.0.1:", 0),
+            0u);  // loopback by default
 }
 
 TEST(ConfigTest, BadFieldIsNamed) {
@@ -19,11 +20,13 @@ TEST(ConfigTest, BadFieldIsNamed) {
   config.max_connections_per_session = 0;
   absl::Status status = ValidateConfig(config);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("max_connections_per_session"), absl::string_view::npos);
+  EXPECT_NE(status.message().find("max_connections_per_session"),
+            absl::string_view::npos);
 
   config = Config();
   config.request_timeout = absl::ZeroDuration();
-  EXPECT_NE(ValidateConfig(config).message().find("request_timeout"), absl::string_view::npos);
+  EXPECT_NE(ValidateConfig(config).message().find("request_timeout"),
+            absl::string_view::npos);
 }
 
 }  // namespace

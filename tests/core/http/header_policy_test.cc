@@ -14,7 +14,8 @@ TEST(HeaderPolicyTest, OrdinaryHeadersPass) {
 }
 
 TEST(HeaderPolicyTest, ControlCharactersAreRefusedWithoutEchoingTheValue) {
-  for (const std::string& value : std::vector<std::string>{"a\r\nX: 1", std::string("a\0b", 3), "a\nb", "\x7f"}) {
+  for (const std::string& value : std::vector<std::string>{
+           "a\r\nX: 1", std::string("a\0b", 3), "a\nb", "\x7f"}) {
     absl::Status status = CheckCallerHeader("X-Secret", value);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(status.message().find(value), absl::string_view::npos);
@@ -22,9 +23,12 @@ TEST(HeaderPolicyTest, ControlCharactersAreRefusedWithoutEchoingTheValue) {
 }
 
 TEST(HeaderPolicyTest, TransportHeadersAreReserved) {
-  for (const char* name : {"Mcp-Session-Id", "mcp-protocol-version", "Host", "Content-Length",
-                           "Transfer-Encoding", "Connection", "Accept", "Content-Type"}) {
-    EXPECT_EQ(CheckCallerHeader(name, "x").code(), absl::StatusCode::kInvalidArgument) << name;
+  for (const char* name :
+       {"Mcp-Session-Id", "mcp-protocol-version", "Host", "Content-Length",
+        "Transfer-Encoding", "Connection", "Accept", "Content-Type"}) {
+    EXPECT_EQ(CheckCallerHeader(name, "x").code(),
+              absl::StatusCode::kInvalidArgument)
+        << name;
   }
 }
 

@@ -25,7 +25,8 @@ TEST(UpstreamAllowlistTest, OriginMustMatchExactly) {
   auto list = UpstreamAllowlist::Create({"http://mcp.internal:8080"});
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(Allowed(*list, "http://mcp.internal:8080/anything"));
-  EXPECT_TRUE(Allowed(*list, "http://MCP.internal:8080/x"));  // hosts are case-insensitive
+  EXPECT_TRUE(Allowed(
+      *list, "http://MCP.internal:8080/x"));  // hosts are case-insensitive
   EXPECT_FALSE(Allowed(*list, "http://mcp.internal:8081/x"));
   EXPECT_FALSE(Allowed(*list, "https://mcp.internal:8080/x"));
   EXPECT_FALSE(Allowed(*list, "http://mcp.internal.evil.com:8080/x"));

@@ -18,8 +18,11 @@ TEST(ProtocolVersionTest, VN02_AcceptsEverySessionEraVersion) {
 
 TEST(ProtocolVersionTest, VN03_RefusesOthersAsFailedPrecondition) {
   for (const char* v : {"2024-11-05", "2099-01-01", "", "2025-11-25 "}) {
-    EXPECT_EQ(CheckNegotiatedVersion(v).code(), absl::StatusCode::kFailedPrecondition) << v;
-    EXPECT_EQ(CheckOfferedVersion(v).code(), absl::StatusCode::kInvalidArgument) << v;
+    EXPECT_EQ(CheckNegotiatedVersion(v).code(),
+              absl::StatusCode::kFailedPrecondition)
+        << v;
+    EXPECT_EQ(CheckOfferedVersion(v).code(), absl::StatusCode::kInvalidArgument)
+        << v;
   }
 }
 
