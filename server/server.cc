@@ -101,26 +101,41 @@ void Server::Drain(absl::Duration grace) {
   if (drained_) return;
   drained_ = true;
   ready_.store(false, std::memory_order_release);
-  if (grpc_) {
-    grpc_->GetHealthCheckService()->SetServingStatus(false);
-  }
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  sessions_->BeginDrain();
+
+  // gRPC refuses new calls at once and waits for those in flight. Ours finish
+  // when their upstream answers, so a call still waiting after the grace period
+  // is cut by cancelling the upstream exchanges: its reactor then finishes and
+  // Shutdown() can return.
+  absl::Notification grpc_stopped;
+  std::thread stopper([this, grace, &grpc_stopped] {
+    grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    grpc_stopped.Notify();
+  });
+  const bool in_time =
+      grpc_stopped.WaitForNotificationWithTimeout(grace + absl::Seconds(1));
+
+  // SM-07: DELETE every upstream session, each bounded by close_timeout.
   absl::Notification closed;
   sessions_->CloseAll([&closed] { closed.Notify(); });
-  // Each close is bounded by close_timeout; wait a little beyond that at most.
   closed.WaitForNotificationWithTimeout(config_.close_timeout +
                                         absl::Seconds(1));
-  if (grpc_) {
-    grpc_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(grace));
+  if (!in_time) {
+    SC_LOG(kWarning, "calls still in flight after the drain grace: cancelled");
+    http_->Shutdown();
   }
+  stopper.join();
 }
 
 Server::~Server() {
   ready_.store(false);
+  // Cancel upstream work first: a call waiting on its upstream finishes with
+  // CANCELLED, so gRPC's Shutdown() below does not wait for its deadline.
+  if (http_) http_->Shutdown();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now());
   if (admin_) admin_->Stop();
   if (demo_) demo_->Stop();
-  if (http_) http_->Shutdown();
   work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();

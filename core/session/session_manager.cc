@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "boost/asio/strand.hpp"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 #include "core/http/header_policy.h"
@@ -61,9 +62,11 @@ SessionManager::SessionManager(const Config& config,
       allowlist_(std::move(allowlist)),
       global_budget_(
           std::make_shared<ConnectionBudget>(config.max_connections_total)),
-      sweep_timer_(ioc) {}
+      sweep_timer_(boost::asio::make_strand(ioc)) {}
 
-SessionManager::~SessionManager() { sweep_timer_.cancel(); }
+// The io_context's threads are stopped before the manager goes, so the timer
+// is idle here.
+SessionManager::~SessionManager() = default;
 
 void SessionManager::Open(
     OpenParams params,
@@ -225,6 +228,11 @@ size_t SessionManager::size() {
   return sessions_.size();
 }
 
+void SessionManager::BeginDrain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+}
+
 void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
   std::vector<std::string> ids;
   {
@@ -232,7 +240,6 @@ void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
     draining_ = true;
     for (auto& [id, session] : sessions_) ids.push_back(id);
   }
-  sweep_timer_.cancel();
   auto remaining = std::make_shared<std::atomic<size_t>>(ids.size() + 1);
   auto shared_done =
       std::make_shared<absl::AnyInvocable<void()>>(std::move(done));
@@ -246,6 +253,13 @@ void SessionManager::CloseAll(absl::AnyInvocable<void()> done) {
 }
 
 void SessionManager::StartIdleSweep() {
+  // Runs before any I/O thread uses the timer, then only in the timer's own
+  // handler on its strand, so the timer is never touched concurrently. A drain
+  // ends the chain at its next tick.
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_) return;
+  }
   sweep_timer_.expires_after(absl::ToChronoMilliseconds(
       std::min(kSweepInterval, config_.idle_session_timeout)));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {

@@ -69,9 +69,12 @@ class SessionManager {
 
   std::vector<SessionSnapshot> List();
 
-  // Stops taking new sessions (Open fails with Unavailable from now on) and
-  // closes every session; `done` runs once all closes finished or timed out.
-  // For graceful drain.
+  // Stops taking new sessions: Open fails with Unavailable from now on. Open
+  // sessions keep working, so calls in flight can finish.
+  void BeginDrain();
+
+  // BeginDrain(), then closes every session; `done` runs once all closes
+  // finished or timed out.
   void CloseAll(absl::AnyInvocable<void()> done);
 
   // Starts the periodic idle-session sweep (Config::idle_session_timeout).
