@@ -274,6 +274,55 @@ TEST(SessionIntegrationTest, SH07_HttpErrorWithJsonRpcBodySurfacesTheError) {
   EXPECT_EQ(response.error().message(), "bad request shape");
 }
 
+TEST(SessionIntegrationTest, MalformedUpstreamJsonIsUnavailableAndCounted) {
+  Env env = Start();
+  std::string session = Open(env);
+  ScriptedReply reply;
+  reply.raw_body = "{\"jsonrpc\":\"2.0\",\"id\":";
+  reply.content_type = "application/json";
+  env.upstream->ScriptReply("tools/call", reply);
+  v1::CallResponse response;
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("invalid response"));
+  EXPECT_EQ(
+      MetricValue(env.shadowcat.server->metrics().Serialize(),
+                  "shadowcat_parse_errors_total{source=\"upstream_json\"}"),
+      1);
+}
+
+TEST(SessionIntegrationTest, BadSseEventIsDroppedAndTheStreamGoesOn) {
+  Env env = Start();
+  std::string session = Open(env);
+  ScriptedReply reply;
+  reply.sse = true;
+  reply.messages_before = {"not json at all"};
+  env.upstream->ScriptReply("tools/call", reply);
+  v1::CallResponse response;
+  ASSERT_TRUE(Call(env, session, "tools/call", kEchoParams, &response).ok());
+  EXPECT_THAT(response.result_json(), HasSubstr("hi there"));
+  EXPECT_EQ(
+      MetricValue(env.shadowcat.server->metrics().Serialize(),
+                  "shadowcat_parse_errors_total{source=\"upstream_json\"}"),
+      1);
+}
+
+TEST(SessionIntegrationTest, StreamEndingBeforeTheResponseFailsTheCall) {
+  Env env = Start();
+  std::string session = Open(env);
+  ScriptedReply reply;
+  reply.sse = true;
+  reply.abort_after_head = true;
+  reply.messages_before = {
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})"};
+  env.upstream->ScriptReply("tools/call", reply);
+  v1::CallResponse response;
+  EXPECT_EQ(
+      Call(env, session, "tools/call", kEchoParams, &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST(SessionIntegrationTest, Upstream5xxIsUnavailable) {
   Env env = Start();
   std::string session = Open(env);
