@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=$1
 shift
-exec bazel --output_base="${SHADOWCAT_CLANG_OUTPUT_BASE:-$HOME/.cache/shadowcat-clang}" \
-  "$cmd" --symlink_prefix=bazel-clang- "$@"
+# One output base per checkout: Bazel ties an output base to one workspace.
+key=$(pwd | md5sum | cut -c1-12)
+exec bazel --output_base="${SHADOWCAT_CLANG_OUTPUT_BASE:-$HOME/.cache/shadowcat-clang/$key}" \
+  --max_idle_secs=300 "$cmd" --symlink_prefix=bazel-clang- "$@"

@@ -2,7 +2,7 @@
 # Runs Shadowcat's whole test suite: installs what is missing (scripts/bootstrap.sh), then
 # every test under Bazel (unit, integration, interop with the official TypeScript MCP SDK,
 # fault tests, fuzz corpus replays), then the suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer and the concurrent parts under ThreadSanitizer.
+# UndefinedBehaviorSanitizer and under ThreadSanitizer, and clang's thread-safety analysis.
 # Ends with one line "N passed, N failed" counted from the test cases Bazel ran.
 #
 #   scripts/test.sh            # everything
@@ -62,7 +62,16 @@ run() {
 run "default" //...
 if [ -z "${SHADOWCAT_QUICK:-}" ]; then
   run "asan+ubsan" --config=asan //tests/...
-  run "tsan" --config=tsan //tests/integration/... //tests/core/http/... //tests/server/...
+  run "tsan" --config=tsan //tests/...
+  # clang's thread-safety analysis (-Werror=thread-safety) over the product code:
+  # a build, counted as one check.
+  echo "=== clang thread-safety analysis"
+  if bash scripts/clang-bazel.sh build --config=clang //core/... //server/...; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
 fi
 
 echo "$passed passed, $failed failed"
