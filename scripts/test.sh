@@ -17,33 +17,38 @@ passed=0
 failed=0
 status=0
 
-# Adds the test cases of the last `bazel test` run (its test.xml files) to the totals.
+# Adds the test cases of the last `bazel test` run to the totals: the cases in its
+# test.xml files, plus one failure for each target Bazel reported as failed without a
+# failing case in its XML (a crash, a sanitizer report at exit, a timeout, a build error).
 count_results() {
-  local counts
-  counts=$(python3 - "$ROOT/bazel-testlogs" <<'PY'
-import os, sys, xml.etree.ElementTree as ET
-root = sys.argv[1]
-p = f = 0
+  local log=$1 counts
+  counts=$(python3 - "$ROOT/bazel-testlogs" "$log" <<'PY'
+import os, re, sys, xml.etree.ElementTree as ET
+root, log = sys.argv[1], sys.argv[2]
+passed = failed = 0
+failing_xml = set()
 for d, _, files in os.walk(root, followlinks=True):
     if "test.xml" not in files:
         continue
+    rel = os.path.relpath(d, root)
     try:
-        t = ET.parse(os.path.join(d, "test.xml")).getroot()
+        cases = list(ET.parse(os.path.join(d, "test.xml")).getroot().iter("testcase"))
     except ET.ParseError:
-        f += 1
-        continue
-    cases = t.iter("testcase")
-    n = 0
+        cases = []
     for c in cases:
-        n += 1
         if c.find("failure") is not None or c.find("error") is not None:
-            f += 1
+            failed += 1
+            failing_xml.add(rel)
         elif c.get("status", "run") != "notrun" and c.find("skipped") is None:
-            p += 1
-    if n == 0:  # a target that died before writing cases still counts once
-        errs = int(t.get("errors", "0") or 0) + int(t.get("failures", "0") or 0)
-        if errs: f += 1
-print(p, f)
+            passed += 1
+bad = re.compile(r"^(//\S+)\s+(?:\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE)")
+for line in open(log, errors="replace"):
+    m = bad.match(line)
+    if m:
+        label = m.group(1)[2:].replace(":", "/")
+        if label not in failing_xml:
+            failed += 1
+print(passed, failed)
 PY
 )
   passed=$((passed + ${counts% *}))
@@ -55,8 +60,12 @@ run() {
   shift
   echo "=== $label: bazel test $*"
   rm -rf "$ROOT"/bazel-testlogs/ 2>/dev/null || true
-  bazel test "$@" --test_env=SHADOWCAT_INTEROP_DIR="$ROOT/tests/interop" || status=1
-  count_results
+  local log
+  log=$(mktemp)
+  bazel test "$@" --test_env=SHADOWCAT_INTEROP_DIR="$ROOT/tests/interop" 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  count_results "$log"
+  rm -f "$log"
 }
 
 run "default" //...
