@@ -200,15 +200,21 @@ TEST(HttpServerTest, FullResponse) {
   EXPECT_TRUE(res.keep_alive());
 }
 
-TEST(HttpServerTest, ChunkedStreamArrivesIncrementally) {
-  IoThread io;
-  WriterSlot slot;
-  auto server =
-      MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                  std::shared_ptr<HttpResponseWriter> writer) {
+// A server that starts an SSE stream for every request and hands its writer
+// to the test through `slot`.
+std::unique_ptr<HttpServer> StartSseServer(IoThread& io, WriterSlot& slot) {
+  return MustStart(
+      io.ioc(), [&slot](HttpServerRequest req,
+                        std::shared_ptr<HttpResponseWriter> writer) {
         writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
         slot.Put(std::move(req), std::move(writer));
       });
+}
+
+TEST(HttpServerTest, ChunkedStreamArrivesIncrementally) {
+  IoThread io;
+  WriterSlot slot;
+  auto server = StartSseServer(io, slot);
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ASSERT_FALSE(client.Send(http::verb::get, "/sse"));
@@ -372,12 +378,7 @@ TEST(HttpServerTest, MalformedRequestGets400) {
 TEST(HttpServerTest, AbortMidStreamTruncatesBody) {
   IoThread io;
   WriterSlot slot;
-  auto server =
-      MustStart(io.ioc(), [&slot](HttpServerRequest req,
-                                  std::shared_ptr<HttpResponseWriter> writer) {
-        writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-        slot.Put(std::move(req), std::move(writer));
-      });
+  auto server = StartSseServer(io, slot);
   ASSERT_NE(server, nullptr);
   BlockingClient client(server->port());
   ASSERT_FALSE(client.Send(http::verb::get, "/sse"));
