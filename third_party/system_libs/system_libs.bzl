@@ -36,11 +36,12 @@ _LIBS = {
     "protobuf": (["protobuf"], []),
 }
 
-# target name -> extra dependency under --config=tsan (--define=shadowcat_tsan=1): the
-# ThreadSanitizer annotations for Debian's uninstrumented Abseil (third_party/tsan_absl).
+# target name -> extra dependency under --config=tsan (--define=shadowcat_tsan=1): ThreadSanitizer
+# support for these uninstrumented libraries (third_party/tsan_absl).
 _TSAN_SETTING = "@//third_party/tsan_absl:enabled"
 _TSAN_DEPS = {
     "absl": "@//third_party/tsan_absl",
+    "grpc++": "@//third_party/tsan_absl",
 }
 
 def _pkg_config_libs(ctx, modules):
