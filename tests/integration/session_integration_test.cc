@@ -456,6 +456,49 @@ TEST(SessionIntegrationTest, PI01_ServerPingOnTheStreamIsAnsweredBySidecar) {
   EXPECT_TRUE(answered);
 }
 
+TEST(SessionIntegrationTest, LC04_BackendAnswersAServerRequestWithRespond) {
+  Env env = Start();
+  std::string session = Open(env);
+  ScriptedReply reply;
+  reply.sse = true;
+  reply.messages_before = {
+      R"({"jsonrpc":"2.0","id":"srv-7","method":"roots/list","params":{}})"};
+  env.upstream->ScriptReply("tools/call", reply);
+  v1::CallRequest request;
+  request.set_session_id(session);
+  request.set_method("tools/call");
+  request.set_params_json(kEchoParams);
+  auto context = Ctx();
+  auto reader = env.shadowcat.stub->CallStream(context.get(), request);
+  v1::CallStreamEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  ASSERT_EQ(event.message().method(), "roots/list");
+  EXPECT_THAT(event.message().message_json(), HasSubstr("\"srv-7\""));
+
+  v1::RespondRequest respond;
+  respond.set_session_id(session);
+  respond.set_request_id_json("\"srv-7\"");
+  respond.set_result_json(R"({"roots":[]})");
+  v1::RespondResponse responded;
+  grpc::Status status =
+      env.shadowcat.stub->Respond(Ctx().get(), respond, &responded);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  while (reader->Read(&event)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  bool answered = false;
+  for (const RecordedRequest& r : env.upstream->requests()) {
+    answered |=
+        r.body == R"({"jsonrpc":"2.0","id":"srv-7","result":{"roots":[]}})";
+  }
+  EXPECT_TRUE(answered);
+
+  respond.set_request_id_json("null");
+  EXPECT_EQ(env.shadowcat.stub->Respond(Ctx().get(), respond, &responded)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST(SessionIntegrationTest, PX01_ConcurrentCallersGetDistinctUpstreamIds) {
   Env env = Start();
   std::string session = Open(env);
