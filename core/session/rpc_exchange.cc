@@ -279,7 +279,9 @@ void RpcExchange::Finish(absl::StatusOr<RpcResult> result) {
   // Once the response is in, the rest of the stream is of no use to this
   // exchange (SS-02); closing it also frees the connection slot for the
   // session's budget.
-  if (http_ && !http_done_) http_->Cancel();
+  if (!http_done_) {
+    if (std::shared_ptr<HttpExchange> http = http_.lock()) http->Cancel();
+  }
   on_message_ = nullptr;
   auto done = std::move(done_);
   done(std::move(result));

@@ -109,7 +109,10 @@ class RpcExchange : public std::enable_shared_from_this<RpcExchange> {
   MessageCallback on_message_;
   DoneCallback done_;
 
-  std::shared_ptr<HttpExchange> http_;
+  // Weak: the HTTP exchange owns our handlers (and through them, us), so a
+  // strong pointer back would be a cycle that leaks whenever the exchange never
+  // completes (its I/O torn down at shutdown).
+  std::weak_ptr<HttpExchange> http_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   BodyKind body_kind_ = BodyKind::kNone;
   RpcResult result_;

@@ -413,8 +413,12 @@ void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done) {
             self->strand_, std::move(request), std::move(handlers));
         timer->expires_after(
             absl::ToChronoMilliseconds(self->deps_.config.close_timeout));
-        timer->async_wait([exchange](boost::system::error_code ec) {
-          if (!ec) exchange->Cancel();
+        // Weak: the exchange's handlers own the timer, so a strong capture
+        // here would be a cycle.
+        timer->async_wait([weak = std::weak_ptr<HttpExchange>(exchange)](
+                              boost::system::error_code ec) {
+          if (ec) return;
+          if (auto exchange = weak.lock()) exchange->Cancel();
         });
       });
 }
