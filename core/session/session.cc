@@ -428,7 +428,7 @@ SessionSnapshot Session::Snapshot() const {
   s.id = id_;
   s.upstream_url = params_.url.ToString();
   s.protocol_version = protocol_version_;
-  s.open = open_.load(std::memory_order_acquire);
+  s.open = is_open();
   s.has_upstream_session = !upstream_session_id_.empty();
   s.requests_total = requests_total_.load(std::memory_order_relaxed);
   s.requests_in_flight = static_cast<uint32_t>(budget_->in_use());

@@ -103,6 +103,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::string& id() const { return id_; }
   SessionSnapshot Snapshot() const;
+  // False once closed or expired upstream (HTTP 404). Thread-safe and cheap:
+  // checked on every call, unlike Snapshot().
+  bool is_open() const { return open_.load(std::memory_order_acquire); }
   // When the session was last used by a caller (for idle expiry).
   absl::Time last_used() const;
 

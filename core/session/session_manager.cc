@@ -169,7 +169,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Find(
     if (it == sessions_.end()) return absl::NotFoundError("unknown session");
     session = it->second;
   }
-  if (!session->Snapshot().open) {
+  if (!session->is_open()) {
     // It expired upstream (HTTP 404); drop it now that someone noticed.
     Remove(session_id, /*expired=*/true);
     return absl::NotFoundError(
@@ -277,7 +277,7 @@ void SessionManager::Sweep() {
     for (auto& [id, session] : sessions_) {
       // Expired upstream (HTTP 404) but not looked up since, or unused for too
       // long.
-      if (session->last_used() < cutoff || !session->Snapshot().open)
+      if (session->last_used() < cutoff || !session->is_open())
         idle.push_back(session);
     }
   }
