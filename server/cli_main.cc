@@ -103,7 +103,9 @@ int Stream(Shadowcat::Stub& stub, const std::string& session,
   v1::CallStreamEvent event;
   int rc = 0;
   while (reader->Read(&event)) {
-    if (event.has_message()) {
+    if (event.has_started()) {
+      std::cout << "started " << event.started().request_id() << "\n";
+    } else if (event.has_message()) {
       std::cout << "<- " << event.message().message_json() << "\n";
     } else {
       rc = PrintCallResponse(event.response());

@@ -21,6 +21,40 @@ void ToProto(const RpcResult& result, v1::CallResponse* out) {
   }
 }
 
+namespace {
+
+v1::StreamState ToProto(UpstreamStream::State state) {
+  switch (state) {
+    case UpstreamStream::State::kConnecting:
+      return v1::STREAM_STATE_CONNECTING;
+    case UpstreamStream::State::kConnected:
+      return v1::STREAM_STATE_CONNECTED;
+    case UpstreamStream::State::kReconnecting:
+      return v1::STREAM_STATE_RECONNECTING;
+    case UpstreamStream::State::kClosed:
+      return v1::STREAM_STATE_CLOSED;
+    case UpstreamStream::State::kFailed:
+      return v1::STREAM_STATE_FAILED;
+  }
+  return v1::STREAM_STATE_UNSPECIFIED;
+}
+
+v1::ServerStreamStatus ToProto(ServerStreamStatus status) {
+  switch (status) {
+    case ServerStreamStatus::kNotOpened:
+      return v1::SERVER_STREAM_STATUS_NOT_OPENED;
+    case ServerStreamStatus::kOpen:
+      return v1::SERVER_STREAM_STATUS_OPEN;
+    case ServerStreamStatus::kUnsupported:
+      return v1::SERVER_STREAM_STATUS_UNSUPPORTED;
+    case ServerStreamStatus::kFailed:
+      return v1::SERVER_STREAM_STATUS_FAILED;
+  }
+  return v1::SERVER_STREAM_STATUS_UNSPECIFIED;
+}
+
+}  // namespace
+
 void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_session_id(snapshot.id);
   out->set_upstream_url(snapshot.upstream_url);
@@ -31,6 +65,20 @@ void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_requests_total(snapshot.requests_total);
   out->set_requests_in_flight(snapshot.requests_in_flight);
   out->set_age_seconds(absl::ToDoubleSeconds(snapshot.age));
+  out->set_server_stream(ToProto(snapshot.server_stream));
+  out->set_server_requests_pending(snapshot.server_requests_pending);
+  for (const StreamSnapshot& stream : snapshot.streams) {
+    v1::StreamInfo* info = out->add_streams();
+    info->set_kind(stream.info.kind == StreamKind::kPost ? v1::STREAM_KIND_POST
+                                                         : v1::STREAM_KIND_GET);
+    info->set_state(ToProto(stream.info.state));
+    info->set_request_id(stream.request_handle);
+    info->set_last_event_id(stream.info.last_event_id);
+    info->set_reconnects(stream.info.reconnects);
+    info->set_events(stream.info.events);
+    info->set_bytes(stream.info.bytes);
+    info->set_paused(stream.info.paused);
+  }
 }
 
 }  // namespace shadowcat

@@ -4,7 +4,7 @@
 // The one place where core types become proto and gRPC types.
 
 #include "absl/status/status.h"
-#include "core/session/rpc_exchange.h"
+#include "core/session/rpc_result.h"
 #include "core/session/session.h"
 #include "grpcpp/support/status.h"
 #include "shadowcat/v1/shadowcat.pb.h"

@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
                                        server->metrics_, std::move(allowlist));
   server->sessions_->StartIdleSweep();
   server->service_ =
-      std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_);
+      std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_,
+                                         server->config_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

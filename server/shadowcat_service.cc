@@ -5,11 +5,13 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
-#include "server/call_stream_reactor.h"
+#include "server/call_reactor.h"
 #include "server/conversions.h"
+#include "server/stream_reactor.h"
 
 namespace shadowcat {
 namespace {
@@ -39,7 +41,42 @@ absl::Status CheckMethod(const std::string& method) {
   if (method.empty()) return absl::InvalidArgumentError("method is required");
   if (!IsValidUtf8(method))
     return absl::InvalidArgumentError("method is not UTF-8");
+  if (method == "initialize") {
+    return absl::InvalidArgumentError(
+        "initialize is sent by OpenSession; a session is initialized once");
+  }
   return absl::OkStatus();
+}
+
+// A backend-chosen call handle: visible ASCII (it shows up in GetSession and
+// logs), bounded, and outside the "sc-" names Shadowcat assigns itself.
+absl::Status CheckRequestHandle(const std::string& handle) {
+  if (handle.size() > 128) {
+    return absl::InvalidArgumentError("request_id is longer than 128 bytes");
+  }
+  for (char c : handle) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "request_id must be visible ASCII characters");
+    }
+  }
+  if (absl::StartsWith(handle, "sc-") || handle == "initialize") {
+    return absl::InvalidArgumentError(
+        "request_id must not start with \"sc-\" (Shadowcat's own handles)");
+  }
+  return absl::OkStatus();
+}
+
+// A JSON-RPC id as JSON: a string, or an integer (JSON-RPC ids are never
+// fractions, MCP's never null).
+bool IsJsonRpcId(const std::string& id) {
+  if (id.empty()) return false;
+  if (id[0] == '"') return ValidateJson(id).ok();
+  size_t digits = id[0] == '-' ? 1 : 0;
+  if (digits == id.size()) return false;
+  if (id[digits] == '0' && id.size() > digits + 1) return false;
+  return std::all_of(id.begin() + digits, id.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // params must be a JSON object or array (JSON-RPC 2.0 section 4.2), or absent.
@@ -76,6 +113,44 @@ absl::StatusOr<std::shared_ptr<Session>> ShadowcatService::FindForMessage(
   return sessions_.Find(session_id);
 }
 
+absl::StatusOr<std::pair<std::shared_ptr<Session>, CallParams>>
+ShadowcatService::PrepareCall(grpc::CallbackServerContext* context,
+                              const v1::CallRequest& request,
+                              bool stream_messages) {
+  if (absl::Status s = CheckRequestHandle(request.request_id()); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<Session>> session = FindForMessage(
+      request.session_id(), request.method(), request.params_json());
+  if (!session.ok()) return session.status();
+  CallParams params;
+  params.method = request.method();
+  params.params_raw = TrimJson(request.params_json());
+  params.deadline = CallDeadline(context, request.timeout_ms());
+  // Assigned here, not on the session's strand, so a cancel that races the
+  // call's start still names it.
+  params.handle = request.request_id().empty()
+                      ? absl::StrCat("sc-", next_handle_.fetch_add(1))
+                      : request.request_id();
+  params.stream_messages = stream_messages;
+  return std::make_pair(*std::move(session), std::move(params));
+}
+
+namespace {
+
+// CN-01: a backend that gives up cancels upstream too.
+std::function<void(const std::string&)> CancelUpstream(
+    std::weak_ptr<Session> weak) {
+  return [weak](const std::string& handle) {
+    if (auto session = weak.lock(); session != nullptr && !handle.empty()) {
+      session->Cancel(handle, "the client cancelled the call",
+                      [](absl::Status) {});
+    }
+  };
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
     grpc::CallbackServerContext* context, const v1::OpenSessionRequest* request,
     v1::OpenSessionResponse* response) {
@@ -97,6 +172,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
   params.capabilities_json = TrimJson(request->capabilities_json());
   params.request_timeout =
       absl::Milliseconds(request->options().request_timeout_ms());
+  params.open_server_stream = request->options().open_server_stream();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Open(std::move(params), [reactor, response](
                                         absl::StatusOr<OpenResult> result) {
@@ -115,43 +191,28 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
 grpc::ServerUnaryReactor* ShadowcatService::Call(
     grpc::CallbackServerContext* context, const v1::CallRequest* request,
     v1::CallResponse* response) {
-  absl::StatusOr<std::shared_ptr<Session>> session = FindForMessage(
-      request->session_id(), request->method(), request->params_json());
-  if (!session.ok()) return FinishNow(context, session.status());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (*session)->Call(request->method(), TrimJson(request->params_json()),
-                   CallDeadline(context, request->timeout_ms()), nullptr,
-                   [reactor, response](absl::StatusOr<RpcResult> result) {
-                     if (result.ok()) ToProto(*result, response);
-                     reactor->Finish(ToGrpcStatus(result.status()));
-                   });
-  return reactor;
+  auto prepared = PrepareCall(context, *request, /*stream_messages=*/false);
+  if (!prepared.ok()) return FinishNow(context, prepared.status());
+  auto& [session, params] = *prepared;
+  auto reactor = CallReactor::Create(response, CancelUpstream(session));
+  session->Call(std::move(params), reactor);
+  return reactor.get();
 }
 
 grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
     grpc::CallbackServerContext* context, const v1::CallRequest* request) {
-  absl::StatusOr<std::shared_ptr<Session>> session = FindForMessage(
-      request->session_id(), request->method(), request->params_json());
-  auto reactor = CallStreamReactor::Create(metrics_);
-  if (!session.ok()) {
-    reactor->Close(session.status());
+  auto prepared = PrepareCall(context, *request, /*stream_messages=*/true);
+  if (!prepared.ok()) {
+    auto reactor = CallStreamReactor::Create(metrics_, 0);
+    reactor->Finish(prepared.status());
     return reactor.get();
   }
-  std::shared_ptr<CallStreamReactor> sink = reactor;
-  (*session)->Call(
-      request->method(), TrimJson(request->params_json()),
-      CallDeadline(context, request->timeout_ms()),
-      [sink](UpstreamMessage message) {
-        sink->PushMessage(std::move(message));
-      },
-      [sink](absl::StatusOr<RpcResult> result) {
-        if (!result.ok()) {
-          sink->Close(result.status());
-          return;
-        }
-        sink->PushResponse(*result);
-        sink->Close(absl::OkStatus());
-      });
+  auto& [session, params] = *prepared;
+  StreamReactorHooks hooks;
+  hooks.on_cancel = CancelUpstream(session);
+  auto reactor = CallStreamReactor::Create(
+      metrics_, config_.stream_queue_bytes, std::move(hooks));
+  session->Call(std::move(params), reactor);
   return reactor.get();
 }
 
@@ -170,20 +231,35 @@ grpc::ServerUnaryReactor* ShadowcatService::Notify(
 }
 
 grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
-    grpc::CallbackServerContext*, const v1::SubscribeRequest*) {
-  return FinishedWriteReactor<v1::ServerMessage>::Create(grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      "Subscribe (the standalone GET stream with Last-Event-ID resumption) is "
-      "not implemented yet"));
+    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      sessions_.Find(request->session_id());
+  if (!session.ok()) {
+    auto reactor = SubscribeReactor::Create(metrics_, 0);
+    reactor->Finish(session.status());
+    return reactor.get();
+  }
+  // The session holds its subscribers; one whose client left is removed at
+  // once rather than at the next message, which may never come.
+  auto self = std::make_shared<const EventSink*>(nullptr);
+  StreamReactorHooks hooks;
+  hooks.on_done = [weak = std::weak_ptr<Session>(*session), self] {
+    if (auto s = weak.lock()) s->Unsubscribe(*self);
+  };
+  auto reactor = SubscribeReactor::Create(metrics_, config_.stream_queue_bytes,
+                                          std::move(hooks));
+  *self = reactor.get();
+  std::optional<uint64_t> after;
+  if (request->has_after_sequence()) after = request->after_sequence();
+  (*session)->Subscribe(after, reactor);
+  return reactor.get();
 }
 
 grpc::ServerUnaryReactor* ShadowcatService::Respond(
     grpc::CallbackServerContext* context, const v1::RespondRequest* request,
     v1::RespondResponse*) {
   const std::string id = TrimJson(request->request_id_json());
-  absl::Status valid = ValidateJson(id);
-  if (!valid.ok() ||
-      (id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9'))) {
+  if (!IsJsonRpcId(id)) {
     return FinishNow(context,
                      absl::InvalidArgumentError(
                          "request_id_json must be a JSON string or integer"));
@@ -224,19 +300,31 @@ grpc::ServerUnaryReactor* ShadowcatService::Respond(
       sessions_.Find(request->session_id());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (*session)->SendResponse(std::move(body), [reactor](absl::Status status) {
+  (*session)->Respond(id, std::move(body), [reactor](absl::Status status) {
     reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ShadowcatService::Cancel(
-    grpc::CallbackServerContext* context, const v1::CancelRequest*,
+    grpc::CallbackServerContext* context, const v1::CancelRequest* request,
     v1::CancelResponse*) {
-  return FinishNow(
-      context, absl::UnimplementedError(
-                   "Cancel is not implemented yet: set a deadline on the call, "
-                   "which sends notifications/cancelled when it passes"));
+  if (request->request_id().empty()) {
+    return FinishNow(context,
+                     absl::InvalidArgumentError("request_id is required"));
+  }
+  if (!IsValidUtf8(request->reason())) {
+    return FinishNow(context, absl::InvalidArgumentError("reason is not UTF-8"));
+  }
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      sessions_.Find(request->session_id());
+  if (!session.ok()) return FinishNow(context, session.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  (*session)->Cancel(request->request_id(), request->reason(),
+                     [reactor](absl::Status status) {
+                       reactor->Finish(ToGrpcStatus(status));
+                     });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
@@ -257,17 +345,27 @@ grpc::ServerUnaryReactor* ShadowcatService::GetSession(
     v1::SessionInfo* response) {
   absl::StatusOr<std::shared_ptr<Session>> session =
       sessions_.Find(request->session_id());
-  if (session.ok()) ToProto((*session)->Snapshot(), response);
-  return FinishNow(context, session.status());
+  if (!session.ok()) return FinishNow(context, session.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  (*session)->Describe([reactor, response](SessionSnapshot snapshot) {
+    ToProto(snapshot, response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ShadowcatService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
     v1::ListSessionsResponse* response) {
-  for (const SessionSnapshot& snapshot : sessions_.List()) {
-    ToProto(snapshot, response->add_sessions());
-  }
-  return FinishNow(context, absl::OkStatus());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  sessions_.List(
+      [reactor, response](std::vector<SessionSnapshot> snapshots) {
+        for (const SessionSnapshot& snapshot : snapshots) {
+          ToProto(snapshot, response->add_sessions());
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 }  // namespace shadowcat

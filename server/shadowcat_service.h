@@ -5,6 +5,13 @@
 // core/session and convert. No handler blocks: each posts work to a session
 // strand and finishes its reactor from the completion callback.
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "core/config/config.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/session_manager.h"
 #include "shadowcat/v1/shadowcat.grpc.pb.h"
@@ -13,9 +20,10 @@ namespace shadowcat {
 
 class ShadowcatService final : public v1::Shadowcat::CallbackService {
  public:
-  // REQUIRES: `sessions` and `metrics` outlive the service and its calls.
-  ShadowcatService(SessionManager& sessions, ShadowcatMetrics& metrics)
-      : sessions_(sessions), metrics_(metrics) {}
+  // REQUIRES: the references outlive the service and its calls.
+  ShadowcatService(SessionManager& sessions, ShadowcatMetrics& metrics,
+                   const Config& config)
+      : sessions_(sessions), metrics_(metrics), config_(config) {}
 
   // v1::Shadowcat::CallbackService:
   grpc::ServerUnaryReactor* OpenSession(
@@ -58,9 +66,16 @@ class ShadowcatService final : public v1::Shadowcat::CallbackService {
   absl::StatusOr<std::shared_ptr<Session>> FindForMessage(
       const std::string& session_id, const std::string& method,
       const std::string& params_json);
+  // Validates a Call/CallStream request and builds the session call, with a
+  // handle (the backend's or a fresh "sc-N").
+  absl::StatusOr<std::pair<std::shared_ptr<Session>, CallParams>> PrepareCall(
+      grpc::CallbackServerContext* context, const v1::CallRequest& request,
+      bool stream_messages);
 
   SessionManager& sessions_;
   ShadowcatMetrics& metrics_;
+  const Config& config_;
+  std::atomic<uint64_t> next_handle_{1};
 };
 
 }  // namespace shadowcat

@@ -37,6 +37,31 @@ absl::Status ValidateConfig(const Config& config) {
         {"idle_session_timeout", config.idle_session_timeout}}) {
     if (d <= absl::ZeroDuration()) return Bad(name, "must be positive");
   }
+  for (auto [name, d] :
+       {std::pair{"reconnect_base_delay", config.reconnect_base_delay},
+        {"reconnect_max_delay", config.reconnect_max_delay},
+        {"server_request_timeout", config.server_request_timeout}}) {
+    if (d <= absl::ZeroDuration()) return Bad(name, "must be positive");
+  }
+  if (config.reconnect_max_delay < config.reconnect_base_delay) {
+    return Bad("reconnect_max_delay", "must be at least reconnect_base_delay");
+  }
+  if (config.stream_stall_timeout < absl::ZeroDuration()) {
+    return Bad("stream_stall_timeout", "must not be negative (0: never)");
+  }
+  if (!(config.reconnect_jitter >= 0 && config.reconnect_jitter <= 1)) {
+    return Bad("reconnect_jitter", "must be between 0 and 1");
+  }
+  if (config.reconnect_max_attempts < 0 ||
+      config.reconnect_max_attempts > 1000) {
+    return Bad("reconnect_max_attempts", "must be between 0 and 1000");
+  }
+  if (config.stream_queue_bytes < 1024) {
+    return Bad("stream_queue_bytes", "must be at least 1024");
+  }
+  if (config.subscribe_buffer_messages == 0) {
+    return Bad("subscribe_buffer_messages", "must be at least 1");
+  }
   if (config.io_threads < 0 || config.io_threads > 256) {
     return Bad("io_threads", "must be between 0 and 256");
   }

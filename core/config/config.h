@@ -62,6 +62,34 @@ struct Config {
   // Sessions unused for this long are closed. Default: 30 min.
   absl::Duration idle_session_timeout = absl::Minutes(30);
 
+  // --- Streams and reconnection
+  // ---------------------------------------------------------------------
+
+  // A dropped SSE stream is resumed (GET + Last-Event-ID) after the server's
+  // `retry:` when it sent one (RZ-06), else after this base delay, doubled for
+  // every reconnect in a row that brings no new event, up to the max, with
+  // +-jitter. Defaults: 250 ms, 30 s, 0.25.
+  absl::Duration reconnect_base_delay = absl::Milliseconds(250);
+  absl::Duration reconnect_max_delay = absl::Seconds(30);
+  double reconnect_jitter = 0.25;
+  // Reconnects in a row without a new event id before a stream fails (RZ-10).
+  // Default: 5.
+  int reconnect_max_attempts = 5;
+  // Bytes a gRPC stream may hold for a slow backend before Shadowcat stops
+  // reading the upstream socket (backpressure, PX-06); reading resumes below
+  // half of it. A larger message still passes, one at a time. Default: 1 MiB.
+  size_t stream_queue_bytes = 1 << 20;
+  // A stream paused this long by a backend that reads nothing fails with
+  // RESOURCE_EXHAUSTED. Default: 5 min.
+  absl::Duration stream_stall_timeout = absl::Minutes(5);
+  // A request from the upstream (sampling, elicitation, roots) that no backend
+  // answers (Respond) within this gets a JSON-RPC error reply. Default: 30 s.
+  absl::Duration server_request_timeout = absl::Seconds(30);
+  // Server messages kept per session for Subscribe's after_sequence, by count
+  // and bytes. Defaults: 1024, 4 MiB.
+  size_t subscribe_buffer_messages = 1024;
+  size_t subscribe_buffer_bytes = 4 << 20;
+
   // --- Threads
   // --------------------------------------------------------------------------
   // Asio I/O threads for upstream and admin traffic. 0 means one per core.

@@ -1,5 +1,7 @@
 #include "core/metrics/shadowcat_metrics.h"
 
+#include <iterator>
+
 #include "absl/strings/match.h"
 #include "prometheus/text_serializer.h"
 
@@ -74,7 +76,14 @@ absl::string_view ToLabel(MethodLabel method) {
   for (const auto& [label, name] : kMethodNames) {
     if (label == method) return name;
   }
-  return method == MethodLabel::kNotification ? "notification" : "other";
+  switch (method) {
+    case MethodLabel::kNotification:
+      return "notification";
+    case MethodLabel::kResponse:
+      return "response";
+    default:
+      return "other";
+  }
 }
 
 absl::string_view ToLabel(LimitKind limit) {
@@ -102,6 +111,49 @@ absl::string_view ToLabel(ParseErrorKind kind) {
     case ParseErrorKind::kUpstreamSse:
       return "upstream_sse";
     case ParseErrorKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+absl::string_view ToLabel(StreamKind kind) {
+  return kind == StreamKind::kPost ? "post" : "get";
+}
+
+absl::string_view ToLabel(StreamState state) {
+  switch (state) {
+    case StreamState::kConnecting:
+      return "connecting";
+    case StreamState::kConnected:
+      return "connected";
+    case StreamState::kReconnecting:
+      return "reconnecting";
+    case StreamState::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+absl::string_view ToLabel(StreamReason reason) {
+  constexpr absl::string_view kNames[] = {
+      "connected",    "eof",         "dropped",   "timeout",
+      "http_retry",   "complete",    "cancelled", "no_event_id",
+      "exhausted",    "http_error",  "unsupported", "expired",
+      "stalled",      "bad_response", "too_large"};
+  static_assert(std::size(kNames) == static_cast<size_t>(StreamReason::kCount));
+  const auto i = static_cast<size_t>(reason);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
+}
+
+absl::string_view ToLabel(ServerRequestOutcome outcome) {
+  switch (outcome) {
+    case ServerRequestOutcome::kAnswered:
+      return "answered";
+    case ServerRequestOutcome::kPingAnswered:
+      return "ping_answered";
+    case ServerRequestOutcome::kTimedOut:
+      return "timed_out";
+    case ServerRequestOutcome::kCount:
       break;
   }
   return "unknown";
@@ -142,8 +194,54 @@ ShadowcatMetrics::ShadowcatMetrics()
                  "OpenSession calls that did not open a session.");
   sessions_opened_total_ = NewCounter(r, "shadowcat_sessions_opened_total",
                                       "Sessions opened successfully.");
+  backpressure_pauses_total_ = NewCounter(
+      r, "shadowcat_backpressure_pauses_total",
+      "Times an upstream stream stopped reading because a backend read "
+      "slowly.");
+  backpressure_resumes_total_ =
+      NewCounter(r, "shadowcat_backpressure_resumes_total",
+                 "Times a paused upstream stream resumed reading.");
+  auto& server_requests =
+      prometheus::BuildCounter()
+          .Name("shadowcat_server_requests_total")
+          .Help("Requests upstreams sent to the client, by how they ended.")
+          .Register(r);
+  for (int i = 0; i < static_cast<int>(ServerRequestOutcome::kCount); ++i) {
+    server_requests_[i] = &server_requests.Add(
+        {{"outcome",
+          std::string(ToLabel(static_cast<ServerRequestOutcome>(i)))}});
+  }
+  sse_events_duplicate_total_ =
+      NewCounter(r, "shadowcat_sse_events_duplicate_total",
+                 "SSE events dropped because their id was already delivered "
+                 "(replay overlap after a resume).");
+  sse_events_resumed_total_ =
+      NewCounter(r, "shadowcat_sse_events_resumed_total",
+                 "SSE events received on resumed (Last-Event-ID) streams.");
   sse_events_total_ = NewCounter(r, "shadowcat_sse_events_total",
                                  "SSE events received from upstreams.");
+  auto& transitions =
+      prometheus::BuildCounter()
+          .Name("shadowcat_upstream_stream_transitions_total")
+          .Help("Upstream SSE stream state changes, by stream kind and reason.")
+          .Register(r);
+  auto& streams = prometheus::BuildGauge()
+                      .Name("shadowcat_upstream_streams_active")
+                      .Help("Upstream SSE streams now, by kind and state.")
+                      .Register(r);
+  for (int k = 0; k < static_cast<int>(StreamKind::kCount); ++k) {
+    const std::string kind(ToLabel(static_cast<StreamKind>(k)));
+    for (int i = 0; i < static_cast<int>(StreamReason::kCount); ++i) {
+      stream_transitions_[k][i] = &transitions.Add(
+          {{"kind", kind},
+           {"reason", std::string(ToLabel(static_cast<StreamReason>(i)))}});
+    }
+    for (int i = 0; i < static_cast<int>(StreamState::kCount); ++i) {
+      streams_active_[k][i] = &streams.Add(
+          {{"kind", kind},
+           {"state", std::string(ToLabel(static_cast<StreamState>(i)))}});
+    }
+  }
   upstream_bytes_received_total_ =
       NewCounter(r, "shadowcat_upstream_bytes_received_total",
                  "Response body bytes received from upstreams.");

@@ -44,6 +44,7 @@ enum class MethodLabel {
   kPromptsList,
   kPromptsGet,
   kNotification,
+  kResponse,  // a response to a server request (LC-04)
   kOther,
   kCount,
 };
@@ -63,6 +64,41 @@ absl::string_view ToLabel(LimitKind limit);
 // Malformed input, by where it was found.
 enum class ParseErrorKind { kCallerJson, kUpstreamJson, kUpstreamSse, kCount };
 absl::string_view ToLabel(ParseErrorKind kind);
+
+// Upstream SSE streams: which kind, and the state or transition reason.
+enum class StreamKind { kPost, kGet, kCount };
+absl::string_view ToLabel(StreamKind kind);
+enum class StreamState { kConnecting, kConnected, kReconnecting, kCount };
+absl::string_view ToLabel(StreamState state);
+// Why a stream changed state; the reason implies the new state.
+enum class StreamReason {
+  kConnected,     // -> connected
+  kEof,           // -> reconnecting: the server closed the connection
+  kDropped,       // -> reconnecting: the connection broke
+  kTimeout,       // -> reconnecting: silent past --read_timeout
+  kHttpRetry,     // -> reconnecting: a resume answered 409, 429 or 5xx
+  kComplete,      // -> closed: the response arrived (or the body ended)
+  kCancelled,     // -> closed: cancelled, or the session closed
+  kNoEventId,     // -> failed: dropped before any event id (RZ-09)
+  kExhausted,     // -> failed: reconnects without progress ran out (RZ-10)
+  kHttpError,     // -> failed: an HTTP error status
+  kUnsupported,   // -> closed: GET answered 405, no server stream (SS-04)
+  kExpired,       // -> failed: 404, the upstream session is gone (SM-08)
+  kStalled,       // -> failed: the backend read nothing for too long
+  kBadResponse,   // -> failed: wrong content type, malformed body
+  kTooLarge,      // -> failed: a message over --max_message_bytes
+  kCount,
+};
+absl::string_view ToLabel(StreamReason reason);
+
+// What became of a request the upstream sent to the client.
+enum class ServerRequestOutcome {
+  kAnswered,     // a backend answered it (Respond)
+  kPingAnswered, // Shadowcat answered a ping itself (PI-01)
+  kTimedOut,     // nobody answered in time; an error went back
+  kCount,
+};
+absl::string_view ToLabel(ServerRequestOutcome outcome);
 
 class ShadowcatMetrics {
  public:
@@ -96,7 +132,27 @@ class ShadowcatMetrics {
   prometheus::Counter& sessions_opened_total() {
     return *sessions_opened_total_;
   }
+  prometheus::Counter& backpressure_pauses_total() {
+    return *backpressure_pauses_total_;
+  }
+  prometheus::Counter& backpressure_resumes_total() {
+    return *backpressure_resumes_total_;
+  }
+  prometheus::Counter& server_requests_total(ServerRequestOutcome outcome) {
+    return *server_requests_[static_cast<int>(outcome)];
+  }
+  prometheus::Counter& sse_events_duplicate_total() {
+    return *sse_events_duplicate_total_;
+  }
+  prometheus::Counter& sse_events_resumed_total() {
+    return *sse_events_resumed_total_;
+  }
   prometheus::Counter& sse_events_total() { return *sse_events_total_; }
+  prometheus::Counter& stream_transitions_total(StreamKind kind,
+                                                StreamReason reason) {
+    return *stream_transitions_[static_cast<int>(kind)]
+                               [static_cast<int>(reason)];
+  }
   prometheus::Counter& upstream_bytes_received_total() {
     return *upstream_bytes_received_total_;
   }
@@ -113,6 +169,10 @@ class ShadowcatMetrics {
   prometheus::Gauge& sessions_active() { return *sessions_active_; }
   prometheus::Gauge& upstream_requests_active() {
     return *upstream_requests_active_;
+  }
+  prometheus::Gauge& upstream_streams_active(StreamKind kind,
+                                             StreamState state) {
+    return *streams_active_[static_cast<int>(kind)][static_cast<int>(state)];
   }
 
   // Histograms.
@@ -132,7 +192,18 @@ class ShadowcatMetrics {
   prometheus::Counter* sessions_expired_total_;
   prometheus::Counter* sessions_open_failed_total_;
   prometheus::Counter* sessions_opened_total_;
+  prometheus::Counter* backpressure_pauses_total_;
+  prometheus::Counter* backpressure_resumes_total_;
+  std::array<prometheus::Counter*,
+             static_cast<int>(ServerRequestOutcome::kCount)>
+      server_requests_;
+  prometheus::Counter* sse_events_duplicate_total_;
+  prometheus::Counter* sse_events_resumed_total_;
   prometheus::Counter* sse_events_total_;
+  std::array<std::array<prometheus::Counter*,
+                        static_cast<int>(StreamReason::kCount)>,
+             static_cast<int>(StreamKind::kCount)>
+      stream_transitions_;
   prometheus::Counter* upstream_bytes_received_total_;
   std::array<prometheus::Counter*, 6> upstream_http_responses_;  // [0] = other
   std::array<std::array<prometheus::Counter*,
@@ -143,6 +214,10 @@ class ShadowcatMetrics {
   prometheus::Gauge* grpc_streams_active_;
   prometheus::Gauge* sessions_active_;
   prometheus::Gauge* upstream_requests_active_;
+  std::array<std::array<prometheus::Gauge*,
+                        static_cast<int>(StreamState::kCount)>,
+             static_cast<int>(StreamKind::kCount)>
+      streams_active_;
 
   prometheus::Histogram* upstream_request_duration_seconds_;
 };

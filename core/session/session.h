@@ -4,40 +4,55 @@
 // One MCP client session with one upstream (session era: 2025-03-26 ..
 // 2025-11-25): initialize + notifications/initialized, the negotiated
 // MCP-Protocol-Version and the upstream's Mcp-Session-Id on every later
-// request, requests answered in JSON or SSE, notifications, responses to server
-// requests, and DELETE on close.
+// request, and DELETE on close.
+//
+// The session owns its upstream streams (UpstreamStream: each POST that turns
+// into an SSE stream, and the standalone GET) and a map of pending requests by
+// upstream id. A response is routed by its id to its caller whichever stream
+// carries it (SS-05), once: duplicates after a replay are dropped (SS-06).
+// Server requests and notifications go to the CallStream of the request they
+// arrived for, or else to the session's subscribers (Subscribe). Progress
+// tokens are the session's own upstream and mapped back (PX-02).
 //
 // Threading: a Session lives on its own strand. Public methods may be called
-// from any thread: they post to the strand. Every callback runs on the strand
-// and must not block. The sidecar owns the upstream JSON-RPC id space (PX-01):
-// ids are this session's own increasing integers, so callers sharing a session
-// can never collide.
+// from any thread: they post to the strand. Everything private runs on the
+// strand (asserted), every callback and sink call is made there, and nothing
+// blocks. The sidecar owns the upstream JSON-RPC id space (PX-01).
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/connection_budget.h"
-#include "core/session/rpc_exchange.h"
+#include "core/session/event_sink.h"
+#include "core/session/server_message_feed.h"
+#include "core/session/upstream_stream.h"
 
 namespace shadowcat {
 
 struct SessionParams {
   Url url;
-  HeaderList extra_headers;  // validated caller headers, sent on every request
+  HeaderList extra_headers;        // validated caller headers, on every request
   std::string offered_version;     // validated; what initialize offers
   std::string client_info_raw;     // JSON object for clientInfo
   std::string capabilities_raw;    // JSON object for capabilities
   absl::Duration request_timeout;  // default deadline for calls without one
+  bool open_server_stream = false;  // open the GET stream after initialize
 };
 
 struct InitializeResult {
@@ -47,7 +62,15 @@ struct InitializeResult {
   std::string instructions;
 };
 
-// A thread-safe description of a session, for GetSession / ListSessions.
+// Whether the standalone GET stream is there (SS-04).
+enum class ServerStreamStatus { kNotOpened, kOpen, kUnsupported, kFailed };
+
+struct StreamSnapshot {
+  UpstreamStream::Info info;
+  std::string request_handle;  // POST streams of calls
+};
+
+// A description of a session, for GetSession / ListSessions.
 struct SessionSnapshot {
   std::string id;
   std::string upstream_url;
@@ -57,9 +80,25 @@ struct SessionSnapshot {
   uint64_t requests_total = 0;
   uint32_t requests_in_flight = 0;
   absl::Duration age;
+  std::vector<StreamSnapshot> streams;
+  ServerStreamStatus server_stream = ServerStreamStatus::kNotOpened;
+  uint32_t server_requests_pending = 0;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+struct CallParams {
+  std::string method;
+  std::string params_raw;  // validated JSON object/array, or empty
+  // InfiniteFuture: the session's default timeout.
+  absl::Time deadline = absl::InfiniteFuture();
+  // The caller's handle for Cancel; empty: the session assigns one.
+  std::string handle;
+  // Whether the sink wants the messages sent for this call (CallStream).
+  // Otherwise they go to the session's subscribers.
+  bool stream_messages = false;
+};
+
+class Session : public UpstreamStreamDelegate,
+                public std::enable_shared_from_this<Session> {
  public:
   struct Deps {
     boost::asio::io_context& ioc;
@@ -70,63 +109,142 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   Session(std::string id, SessionParams params, Deps deps);
+  ~Session() override;
 
   // Performs initialize and notifications/initialized (LC-01, LC-02). Errors:
   // FailedPrecondition for a version we do not speak (after a best-effort
-  // DELETE, VN-03), Unavailable when the upstream is unreachable or misbehaves,
-  // and the RpcExchange codes.
+  // DELETE, VN-03), Unavailable when the upstream is unreachable or misbehaves.
   void Initialize(
       absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
 
-  // Sends a request and reports its response. `deadline` InfiniteFuture means
-  // the session's default timeout. On timeout a notifications/cancelled goes
-  // upstream (TO-01, CN-01). `on_message` (may be empty) sees requests and
-  // notifications that arrive on the request's SSE stream. ResourceExhausted
-  // when the per-session or global budget is spent.
-  void Call(std::string method, std::string params_raw, absl::Time deadline,
-            RpcExchange::MessageCallback on_message,
-            absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done);
+  // Sends a request; its outcome goes to sink->Finish(), after
+  // sink->Started(handle). Errors: NotFound (session closed or expired),
+  // ResourceExhausted (per-session or global connection limit), AlreadyExists
+  // (the handle names a call in flight), DeadlineExceeded (a
+  // notifications/cancelled went upstream, TO-01), Cancelled (Cancel() or the
+  // sink's client went away; CN-01), Unavailable (upstream down, stream lost
+  // for good), and the HTTP mappings.
+  void Call(CallParams params, std::shared_ptr<EventSink> sink);
+
+  // Cancels a call in flight by handle: notifications/cancelled upstream
+  // (CN-01), its stream closed and its slot freed at once; the call ends with
+  // Cancelled. NotFound when no such call is in flight.
+  void Cancel(std::string handle, std::string reason,
+              absl::AnyInvocable<void(absl::Status)> done);
 
   // Sends a notification; OK once the upstream accepted it (202).
   void Notify(std::string method, std::string params_raw,
               absl::AnyInvocable<void(absl::Status)> done);
 
-  // Sends a response to a server-initiated request (LC-04); `response_json` is
-  // complete.
-  void SendResponse(std::string response_json,
-                    absl::AnyInvocable<void(absl::Status)> done);
+  // Answers the server request `id_raw` (LC-04); `response_json` is complete.
+  // NotFound when no such server request is waiting (already answered, timed
+  // out, or never sent).
+  void Respond(std::string id_raw, std::string response_json,
+               absl::AnyInvocable<void(absl::Status)> done);
 
-  // Sends DELETE when the upstream gave a session id, bounded by close_timeout
-  // (SM-07); `done(true)` when the upstream confirmed. Later calls fail with
-  // NotFound.
+  // Adds a subscriber of server messages and opens the GET stream if it is
+  // not open. With `after_sequence`, buffered messages after it come first
+  // (OutOfRange through sink->Finish when they were evicted).
+  void Subscribe(std::optional<uint64_t> after_sequence,
+                 std::shared_ptr<EventSink> sink);
+
+  // Removes a subscriber whose client went away.
+  void Unsubscribe(const EventSink* sink);
+
+  // Cancels every call, ends subscribers, then sends DELETE when the upstream
+  // gave a session id, bounded by close_timeout (SM-07); `done(true)` when the
+  // upstream confirmed. Later calls fail with NotFound.
   void Close(absl::AnyInvocable<void(bool upstream_deleted)> done);
 
+  // Describes the session (on its strand; `done` runs there).
+  void Describe(absl::AnyInvocable<void(SessionSnapshot)> done);
+
   const std::string& id() const { return id_; }
-  SessionSnapshot Snapshot() const;
-  // False once closed or expired upstream (HTTP 404). Thread-safe and cheap:
-  // checked on every call, unlike Snapshot().
+  // False once closed or expired upstream (HTTP 404). Thread-safe and cheap.
   bool is_open() const { return open_.load(std::memory_order_acquire); }
   // When the session was last used by a caller (for idle expiry).
   absl::Time last_used() const;
+  // The upstream URL without userinfo, query or fragment (for logs).
+  std::string RedactedUrl() const;
+
+  // UpstreamStreamDelegate (strand only):
+  void OnStreamHead(UpstreamStream& stream,
+                    const HttpResponseHead& head) override;
+  EventSink::PushResult OnStreamMessage(
+      UpstreamStream& stream, std::string json,
+      const std::string& new_event_id) override;
+  void OnStreamEnded(UpstreamStream& stream, StreamEnd end) override;
+  HeaderList StreamHeaders() override;
 
  private:
   enum class State { kNew, kInitializing, kOpen, kClosed };
 
-  // Sends one message as an RpcExchange, holding budget permits for its
-  // lifetime.
-  void Send(std::string method, std::string body, std::string id_raw,
-            absl::Time deadline, RpcExchange::MessageCallback on_message,
-            absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done);
-  void OnInitializeResult(
+  struct PendingCall {
+    std::string handle;
+    std::string id_raw;
+    MethodLabel label = MethodLabel::kOther;
+    std::shared_ptr<EventSink> sink;
+    bool stream_messages = false;
+    // PX-02: our token upstream (raw JSON) and the caller's own.
+    std::string progress_token;
+    std::string caller_progress_token;
+    std::shared_ptr<UpstreamStream> stream;  // its POST stream, while alive
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+    absl::Time started;
+  };
+
+  // A POST of a notification or response: done when accepted.
+  using PostDone = absl::AnyInvocable<void(absl::Status)>;
+
+  void DoInitialize(
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  void OnInitializeDone(
       absl::StatusOr<RpcResult> result,
       absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
-  void SendCancelled(const std::string& id_raw);
+  void DoCall(CallParams params, std::shared_ptr<EventSink> sink);
+  // Starts a request with a fresh upstream id; Status when it could not start.
+  absl::Status StartCall(CallParams params, std::shared_ptr<EventSink> sink);
+  // Ends a pending call (once): closes its stream, maps its outcome, tells
+  // its sink. `cancel_reason` set: a notifications/cancelled goes upstream.
+  void FinishCall(const std::string& id_raw, absl::StatusOr<RpcResult> outcome,
+                  std::optional<std::string> cancel_reason = std::nullopt);
+  void OnCallStreamEnded(const std::string& id_raw, StreamEnd end);
+  // POSTs a notification or response.
+  void PostMessage(std::string label_method, std::string body, PostDone done);
+  void SendCancelled(const std::string& id_raw, const std::string& reason);
+  void OpenServerStream();
+  void OnServerRequest(UpstreamStream& stream, const std::string& id_raw,
+                       absl::string_view method);
+  void ExpireServerRequest(const std::string& id_raw);
+  // Routes a server request or notification; returns the delivery's result.
+  EventSink::PushResult RouteServerMessage(UpstreamStream& stream,
+                                           ServerMessage message);
+  EventSink::PushResult PushToSubscribers(ServerMessage message,
+                                          UpstreamStream& stream);
+  // PX-02: progress for a call's token, mapped back, to that call's sink.
+  EventSink::PushResult OnProgress(UpstreamStream& stream, std::string json,
+                                   const std::string& params_raw,
+                                   const std::string& event_id);
+  // Remembers which sink paused `stream`, to resume it when that sink drains.
+  void NotePaused(UpstreamStream& stream, EventSink::PushResult result,
+                  const EventSink* sink);
+  void OnSinkResumed(const EventSink* sink);
+  void AttachSink(EventSink& sink);
+  // 404 on a request with a session id (SM-05) or on a resume (SM-08).
+  void MarkExpired();
+  bool IsDuplicateEvent(const std::string& event_id);
+  // One slot of the session's and one of the global budget (PX-05), or
+  // ResourceExhausted (counted).
+  absl::StatusOr<std::vector<ConnectionBudget::Permit>> AcquirePermits(
+      MethodLabel label);
+  std::shared_ptr<UpstreamStream> NewStream(UpstreamStreamOptions options,
+                                            std::vector<ConnectionBudget::Permit>
+                                                permits);
+  void SendDelete(absl::AnyInvocable<void(bool)> done);
+  SessionSnapshot MakeSnapshot() const;
   void Touch();
-  // Answers a server ping on a request's stream ourselves (PI-01).
-  void AnswerPing(const UpstreamMessage& message);
   // Headers of every request after initialize (VN-04, SM-03, AU-02).
   HeaderList SessionHeaders() const;
-  absl::Status CheckOpen() const;
 
   const std::string id_;
   const SessionParams params_;
@@ -137,14 +255,36 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Strand-confined.
   State state_ = State::kNew;
+  bool closed_ = false;  // Close() ran: no second DELETE
   int64_t next_request_id_ = 1;
-
-  // Written on the strand before the session is published by SessionManager (or
-  // as atomics), so other threads may read them.
+  uint64_t next_handle_ = 1;
   std::string protocol_version_;
   std::string upstream_session_id_;
+  // Mcp-Session-Id of the initialize response (SM-01: only from there).
+  std::optional<std::string> init_session_id_;
+  UpstreamStream* init_stream_ = nullptr;
+  absl::flat_hash_map<std::string, PendingCall> pending_;   // by upstream id
+  absl::flat_hash_map<std::string, std::string> handles_;   // handle -> id
+  absl::flat_hash_map<std::string, std::string> progress_;  // token -> id
+  // Every live stream; and which call (upstream id) a POST stream serves.
+  absl::flat_hash_map<const UpstreamStream*, std::shared_ptr<UpstreamStream>>
+      streams_;
+  absl::flat_hash_map<const UpstreamStream*, std::string> stream_calls_;
+  absl::flat_hash_map<const UpstreamStream*, PostDone> posts_;
+  absl::flat_hash_map<const UpstreamStream*, const EventSink*> paused_by_;
+  std::shared_ptr<UpstreamStream> get_stream_;
+  ServerStreamStatus server_stream_ = ServerStreamStatus::kNotOpened;
+  // Server requests waiting for a backend, each with its timeout.
+  absl::flat_hash_map<std::string,
+                      std::unique_ptr<boost::asio::steady_timer>>
+      server_requests_;
+  ServerMessageFeed feed_;
+  // Event ids delivered recently (SS-06): a bounded window, oldest first.
+  absl::flat_hash_set<std::string> seen_event_ids_;
+  std::deque<std::string> seen_order_;
+  uint64_t requests_total_ = 0;
+
   std::atomic<bool> open_{false};
-  std::atomic<uint64_t> requests_total_{0};
   std::atomic<int64_t> last_used_unix_nanos_;
 };
 

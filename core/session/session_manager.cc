@@ -1,10 +1,13 @@
 #include "core/session/session_manager.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <algorithm>
 #include <atomic>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/strand.hpp"
@@ -21,13 +24,23 @@ constexpr absl::string_view kShadowcatVersion = "0.1.0";
 // The sweep runs this often, or at the idle timeout if that is shorter.
 constexpr absl::Duration kSweepInterval = absl::Seconds(30);
 
-// 128 random bits: handles are unguessable, so one backend cannot reach
-// another's session.
+// 128 bits from the kernel's CSPRNG: handles are unguessable, so one backend
+// cannot reach another's session (absl::BitGen is not cryptographic).
 std::string NewSessionHandle() {
-  absl::BitGen gen;
-  uint64_t hi = absl::Uniform<uint64_t>(gen), lo = absl::Uniform<uint64_t>(gen);
-  return absl::StrCat(absl::Hex(hi, absl::kZeroPad16),
-                      absl::Hex(lo, absl::kZeroPad16));
+  unsigned char bytes[16];
+  size_t filled = 0;
+  while (filled < sizeof(bytes)) {
+    const ssize_t n = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
+    if (n > 0) {
+      filled += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      // getrandom(2) only fails like this on kernels older than 3.17.
+      SC_LOG(kError, "getrandom failed; cannot make a session handle");
+      std::abort();
+    }
+  }
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
@@ -104,6 +117,7 @@ void SessionManager::Open(
     sp.request_timeout = params.request_timeout > absl::ZeroDuration()
                              ? params.request_timeout
                              : config_.request_timeout;
+    sp.open_server_stream = params.open_server_stream;
     return sp;
   }();
   if (!prepared.ok()) {
@@ -111,22 +125,23 @@ void SessionManager::Open(
     done(prepared.status());
     return;
   }
-  {
+  absl::Status admitted = [&] {
     absl::MutexLock lock(&mu_);
-    if (draining_) {
-      metrics_.sessions_open_failed_total().Increment();
-      done(absl::UnavailableError("shadowcat is shutting down"));
-      return;
-    }
+    if (draining_) return absl::UnavailableError("shadowcat is shutting down");
     if (sessions_.size() + opening_ >= config_.max_sessions) {
       metrics_.limit_rejections_total(LimitKind::kSessions).Increment();
-      metrics_.sessions_open_failed_total().Increment();
-      done(absl::ResourceExhaustedError(
+      return absl::ResourceExhaustedError(
           absl::StrCat("the sidecar has ", config_.max_sessions,
-                       " sessions (--max_sessions)")));
-      return;
+                       " sessions (--max_sessions)"));
     }
     ++opening_;
+    return absl::OkStatus();
+  }();
+  // `done` finishes a gRPC call: never under mu_.
+  if (!admitted.ok()) {
+    metrics_.sessions_open_failed_total().Increment();
+    done(std::move(admitted));
+    return;
   }
   auto session = std::make_shared<Session>(
       NewSessionHandle(), *std::move(prepared),
@@ -154,7 +169,8 @@ void SessionManager::Open(
     }
     metrics_.sessions_opened_total().Increment();
     metrics_.sessions_active().Increment();
-    SC_LOG(kInfo, "session opened: upstream ", session->Snapshot().upstream_url,
+    // Redacted: a URL's query or userinfo may carry a token (SM-02, AU-02).
+    SC_LOG(kInfo, "session opened: upstream ", session->RedactedUrl(),
            " version ", init->protocol_version);
     done(OpenResult{session->id(), *std::move(init)});
   });
@@ -211,16 +227,43 @@ void SessionManager::Close(
       [done = std::move(done)](bool deleted) mutable { done(deleted); });
 }
 
-std::vector<SessionSnapshot> SessionManager::List() {
+void SessionManager::List(
+    absl::AnyInvocable<void(std::vector<SessionSnapshot>)> done) {
   std::vector<std::shared_ptr<Session>> sessions;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, session] : sessions_) sessions.push_back(session);
   }
-  std::vector<SessionSnapshot> out;
-  out.reserve(sessions.size());
-  for (auto& session : sessions) out.push_back(session->Snapshot());
-  return out;
+  // Each session describes itself on its own strand; the last one to answer
+  // hands the list over.
+  struct Gather {
+    absl::Mutex mu;
+    std::vector<SessionSnapshot> snapshots ABSL_GUARDED_BY(mu);
+    size_t remaining ABSL_GUARDED_BY(mu);
+    absl::AnyInvocable<void(std::vector<SessionSnapshot>)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  {
+    absl::MutexLock lock(&gather->mu);
+    gather->remaining = sessions.size();
+  }
+  gather->done = std::move(done);
+  if (sessions.empty()) {
+    gather->done({});
+    return;
+  }
+  for (auto& session : sessions) {
+    session->Describe([gather](SessionSnapshot snapshot) {
+      std::vector<SessionSnapshot> all;
+      {
+        absl::MutexLock lock(&gather->mu);
+        gather->snapshots.push_back(std::move(snapshot));
+        if (--gather->remaining != 0) return;
+        all = std::move(gather->snapshots);
+      }
+      gather->done(std::move(all));
+    });
+  }
 }
 
 size_t SessionManager::size() {
@@ -282,8 +325,9 @@ void SessionManager::Sweep() {
     }
   }
   for (auto& session : idle) {
-    SC_LOG(kInfo, "dropping idle or expired session");
-    Remove(session->id(), /*expired=*/true);
+    const bool expired = !session->is_open();
+    SC_LOG(kInfo, expired ? "dropping expired session" : "closing idle session");
+    Remove(session->id(), expired);
     session->Close([](bool) {});
   }
 }

@@ -37,6 +37,7 @@ struct OpenParams {
   std::string client_title;
   std::string capabilities_json;                          // empty: {}
   absl::Duration request_timeout = absl::ZeroDuration();  // zero: the config's
+  bool open_server_stream = false;
 };
 
 struct OpenResult {
@@ -67,7 +68,9 @@ class SessionManager {
   void Close(const std::string& session_id,
              absl::AnyInvocable<void(absl::StatusOr<bool>)> done);
 
-  std::vector<SessionSnapshot> List();
+  // Describes every session; `done` runs on some session's strand (or here,
+  // when there is none).
+  void List(absl::AnyInvocable<void(std::vector<SessionSnapshot>)> done);
 
   // Stops taking new sessions: Open fails with Unavailable from now on. Open
   // sessions keep working, so calls in flight can finish.

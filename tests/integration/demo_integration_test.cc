@@ -77,13 +77,17 @@ TEST_F(DemoIntegrationTest, SlowToolStreamsProgressThenResult) {
   while (reader->Read(&event)) events.push_back(event);
   grpc::Status status = reader->Finish();
   ASSERT_TRUE(status.ok()) << status.error_message();
-  ASSERT_EQ(events.size(), 4u);
-  for (int i = 0; i < 3; ++i) {
+  ASSERT_EQ(events.size(), 5u);
+  // The handle for Cancel comes first.
+  EXPECT_FALSE(events[0].started().request_id().empty());
+  for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(events[i].message().method(), "notifications/progress");
-    EXPECT_THAT(events[i].message().message_json(), HasSubstr("\"t1\""));
+    // PX-02: the upstream saw Shadowcat's token; the caller gets its own back.
+    EXPECT_THAT(events[i].message().message_json(),
+                HasSubstr("\"progressToken\":\"t1\""));
   }
-  EXPECT_TRUE(events[3].has_response());
-  EXPECT_FALSE(events[3].response().result_json().empty());
+  EXPECT_TRUE(events[4].has_response());
+  EXPECT_FALSE(events[4].response().result_json().empty());
 }
 
 TEST_F(DemoIntegrationTest, CloseDeletesTheUpstreamSession) {

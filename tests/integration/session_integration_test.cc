@@ -420,23 +420,28 @@ TEST(SessionIntegrationTest, CallStreamDeliversMessagesBeforeTheResponse) {
   ScriptedReply reply;
   reply.sse = true;
   reply.messages_before = {
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}})",
+      // PG-02: progress for a token nobody sent is dropped.
       R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p","progress":1}})",
-      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}})"};
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"y"}})"};
   env.upstream->ScriptReply("tools/call", reply);
   v1::CallRequest request;
   request.set_session_id(session);
   request.set_method("tools/call");
   request.set_params_json(kEchoParams);
+  request.set_request_id("my-call-1");
   auto context = Ctx();
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   std::vector<v1::CallStreamEvent> events;
   v1::CallStreamEvent event;
   while (reader->Read(&event)) events.push_back(event);
   ASSERT_TRUE(reader->Finish().ok());
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0].message().method(), "notifications/progress");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].started().request_id(), "my-call-1");
   EXPECT_EQ(events[1].message().method(), "notifications/message");
-  EXPECT_THAT(events[2].response().result_json(), HasSubstr("hi there"));
+  EXPECT_THAT(events[1].message().message_json(), HasSubstr("\"x\""));
+  EXPECT_THAT(events[2].message().message_json(), HasSubstr("\"y\""));
+  EXPECT_THAT(events[3].response().result_json(), HasSubstr("hi there"));
 }
 
 TEST(SessionIntegrationTest, PI01_ServerPingOnTheStreamIsAnsweredBySidecar) {
@@ -472,6 +477,8 @@ TEST(SessionIntegrationTest, LC04_BackendAnswersAServerRequestWithRespond) {
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   v1::CallStreamEvent event;
   ASSERT_TRUE(reader->Read(&event));
+  ASSERT_TRUE(event.has_started());
+  ASSERT_TRUE(reader->Read(&event));
   ASSERT_EQ(event.message().method(), "roots/list");
   EXPECT_THAT(event.message().message_json(), HasSubstr("\"srv-7\""));
 
@@ -493,10 +500,17 @@ TEST(SessionIntegrationTest, LC04_BackendAnswersAServerRequestWithRespond) {
   }
   EXPECT_TRUE(answered);
 
-  respond.set_request_id_json("null");
+  // Answered once; a second answer has nothing to answer.
   EXPECT_EQ(env.shadowcat.stub->Respond(Ctx().get(), respond, &responded)
                 .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            grpc::StatusCode::NOT_FOUND);
+  for (const char* bad : {"null", "1.5", "1e3", "01", "-", "{}"}) {
+    respond.set_request_id_json(bad);
+    EXPECT_EQ(env.shadowcat.stub->Respond(Ctx().get(), respond, &responded)
+                  .error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+  }
 }
 
 TEST(SessionIntegrationTest, PX01_ConcurrentCallersGetDistinctUpstreamIds) {
@@ -606,17 +620,32 @@ TEST(SessionIntegrationTest, ListAndGetSessions) {
   EXPECT_NE(a, b);
 }
 
-TEST(SessionIntegrationTest, UnfinishedRpcsSayUnimplemented) {
+TEST(SessionIntegrationTest, CancelAndSubscribeNeedAKnownSession) {
   Env env = Start();
-  v1::CancelResponse cancel;
-  grpc::Status status = env.shadowcat.stub->Cancel(Ctx().get(), {}, &cancel);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("not implemented yet"));
+  v1::CancelRequest cancel;
+  cancel.set_session_id("nope");
+  cancel.set_request_id("x");
+  v1::CancelResponse cancelled;
+  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  cancel.clear_request_id();
+  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  std::string session = Open(env);
+  cancel.set_session_id(session);
+  cancel.set_request_id("no-such-call");
+  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
   auto context = Ctx();
-  auto reader = env.shadowcat.stub->Subscribe(context.get(), {});
+  v1::SubscribeRequest subscribe;
+  subscribe.set_session_id("nope");
+  auto reader = env.shadowcat.stub->Subscribe(context.get(), subscribe);
   v1::ServerMessage message;
   EXPECT_FALSE(reader->Read(&message));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST(SessionIntegrationTest, AdminEndpointsAndMetrics) {
