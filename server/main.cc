@@ -61,6 +61,30 @@ ABSL_FLAG(absl::Duration, close_timeout, kDefaults.close_timeout,
           "Bound on the DELETE sent when a session closes.");
 ABSL_FLAG(absl::Duration, idle_session_timeout, kDefaults.idle_session_timeout,
           "Sessions unused this long are closed.");
+ABSL_FLAG(absl::Duration, reconnect_base_delay, kDefaults.reconnect_base_delay,
+          "First delay before resuming a dropped SSE stream when the server "
+          "sent no retry: (doubled per reconnect without progress).");
+ABSL_FLAG(absl::Duration, reconnect_max_delay, kDefaults.reconnect_max_delay,
+          "Largest reconnect delay without a server retry:.");
+ABSL_FLAG(double, reconnect_jitter, kDefaults.reconnect_jitter,
+          "Relative jitter of reconnect delays, 0..1.");
+ABSL_FLAG(int, reconnect_max_attempts, kDefaults.reconnect_max_attempts,
+          "Reconnects in a row without a new SSE event before a stream "
+          "fails.");
+ABSL_FLAG(size_t, stream_queue_bytes, kDefaults.stream_queue_bytes,
+          "Bytes a gRPC stream holds for a slow backend before Shadowcat "
+          "stops reading the upstream (backpressure).");
+ABSL_FLAG(absl::Duration, stream_stall_timeout, kDefaults.stream_stall_timeout,
+          "A stream whose backend reads nothing this long fails; 0 = never.");
+ABSL_FLAG(absl::Duration, server_request_timeout,
+          kDefaults.server_request_timeout,
+          "A server request (sampling, elicitation, roots) no backend answers "
+          "within this gets a JSON-RPC error reply.");
+ABSL_FLAG(size_t, subscribe_buffer_messages,
+          kDefaults.subscribe_buffer_messages,
+          "Server messages kept per session for Subscribe's after_sequence.");
+ABSL_FLAG(size_t, subscribe_buffer_bytes, kDefaults.subscribe_buffer_bytes,
+          "Bytes of server messages kept per session for re-subscription.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
@@ -101,6 +125,15 @@ shadowcat::Config ConfigFromFlags() {
   c.read_timeout = absl::GetFlag(FLAGS_read_timeout);
   c.close_timeout = absl::GetFlag(FLAGS_close_timeout);
   c.idle_session_timeout = absl::GetFlag(FLAGS_idle_session_timeout);
+  c.reconnect_base_delay = absl::GetFlag(FLAGS_reconnect_base_delay);
+  c.reconnect_max_delay = absl::GetFlag(FLAGS_reconnect_max_delay);
+  c.reconnect_jitter = absl::GetFlag(FLAGS_reconnect_jitter);
+  c.reconnect_max_attempts = absl::GetFlag(FLAGS_reconnect_max_attempts);
+  c.stream_queue_bytes = absl::GetFlag(FLAGS_stream_queue_bytes);
+  c.stream_stall_timeout = absl::GetFlag(FLAGS_stream_stall_timeout);
+  c.server_request_timeout = absl::GetFlag(FLAGS_server_request_timeout);
+  c.subscribe_buffer_messages = absl::GetFlag(FLAGS_subscribe_buffer_messages);
+  c.subscribe_buffer_bytes = absl::GetFlag(FLAGS_subscribe_buffer_bytes);
   c.io_threads = absl::GetFlag(FLAGS_io_threads);
   return c;
 }
