@@ -11,57 +11,13 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_mcp_server.h"
 #include "tests/integration/test_env.h"
+#include "tests/integration/upstream_env.h"
 
 namespace shadowcat {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct Env {
-  std::unique_ptr<FakeMcpServer> upstream;
-  TestShadowcat shadowcat;
-};
-
-Env Start(FakeMcpServerOptions upstream_options = {}, Config config = {}) {
-  Env env;
-  auto upstream = FakeMcpServer::Start(upstream_options);
-  EXPECT_TRUE(upstream.ok()) << upstream.status();
-  env.upstream = *std::move(upstream);
-  env.shadowcat = StartShadowcat({env.upstream->url()}, config);
-  return env;
-}
-
-std::string Open(Env& env, grpc::Status* status_out = nullptr,
-                 const std::string& version = "") {
-  v1::OpenSessionRequest request;
-  request.set_upstream_url(env.upstream->url());
-  request.set_protocol_version(version);
-  request.mutable_client_info()->set_name("integration-test");
-  v1::OpenSessionResponse response;
-  grpc::Status status =
-      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
-  if (status_out != nullptr) {
-    *status_out = status;
-  } else {
-    EXPECT_TRUE(status.ok()) << status.error_message();
-  }
-  return response.session_id();
-}
-
-grpc::Status Call(Env& env, const std::string& session,
-                  const std::string& method, const std::string& params,
-                  v1::CallResponse* response, uint32_t timeout_ms = 0) {
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method(method);
-  request.set_params_json(params);
-  request.set_timeout_ms(timeout_ms);
-  return env.shadowcat.stub->Call(Ctx().get(), request, response);
-}
-
-constexpr char kEchoParams[] =
-    R"({"name":"echo","arguments":{"text":"hi there"}})";
 
 void ExpectWholeSession(bool sse) {
   FakeMcpServerOptions options;
@@ -150,7 +106,14 @@ TEST(SessionIntegrationTest,
   Open(env, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("2099-01-01"));
-  ASSERT_TRUE(env.upstream->WaitForRpc("DELETE", nullptr));
+  RecordedRequest del;
+  ASSERT_TRUE(env.upstream->WaitForRpc("DELETE", &del));
+  EXPECT_EQ(del.Header("Mcp-Session-Id"), "fake-session-1");
+  // No version was agreed, so none is claimed: an empty header would be a 400
+  // at a strict server, and the upstream session would leak (VN-07).
+  for (const auto& [name, value] : del.headers) {
+    EXPECT_FALSE(absl::EqualsIgnoreCase(name, "MCP-Protocol-Version")) << value;
+  }
 }
 
 TEST(SessionIntegrationTest, CallerMayOfferAnOlderVersion) {

@@ -1,0 +1,39 @@
+#ifndef SHADOWCAT_TESTS_INTEGRATION_UPSTREAM_ENV_H_
+#define SHADOWCAT_TESTS_INTEGRATION_UPSTREAM_ENV_H_
+
+// A fake MCP upstream plus a whole in-process Shadowcat allowed to reach it,
+// and the few calls every integration test makes.
+
+#include <memory>
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+#include "tests/fakes/fake_mcp_server.h"
+#include "tests/integration/test_env.h"
+
+namespace shadowcat {
+
+struct Env {
+  std::unique_ptr<FakeMcpServer> upstream;
+  TestShadowcat shadowcat;
+};
+
+Env Start(FakeMcpServerOptions upstream_options = {}, Config config = {});
+
+// Opens a session to env's upstream; the handle, or "" with *status_out set.
+std::string Open(Env& env, grpc::Status* status_out = nullptr,
+                 const std::string& version = "");
+
+grpc::Status Call(Env& env, const std::string& session,
+                  const std::string& method, const std::string& params,
+                  v1::CallResponse* response, uint32_t timeout_ms = 0);
+
+// The /metrics exposition of env's Shadowcat.
+std::string Metrics(Env& env);
+
+inline constexpr char kEchoParams[] =
+    R"({"name":"echo","arguments":{"text":"hi there"}})";
+
+}  // namespace shadowcat
+
+#endif  // SHADOWCAT_TESTS_INTEGRATION_UPSTREAM_ENV_H_
