@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
@@ -31,6 +32,10 @@ constexpr char kUsage[] =
     "  stream SESSION METHOD [PARAMS]   like call, printing progress and logs "
     "as they come\n"
     "  notify SESSION METHOD [PARAMS]   send a notification\n"
+    "  cancel SESSION REQUEST_ID        cancel a call in flight (the id "
+    "`stream` printed)\n"
+    "  subscribe SESSION [AFTER_SEQ]    print server messages until "
+    "interrupted or --timeout_ms\n"
     "  close SESSION                    close a session (DELETE upstream)\n"
     "  get SESSION | list               describe sessions\n"
     "  demo URL                         open, tools/list, call echo, close";
@@ -132,7 +137,40 @@ void PrintInfo(const v1::SessionInfo& info) {
             << info.protocol_version() << "  "
             << v1::SessionState_Name(info.state())
             << "  requests=" << info.requests_total()
-            << " in_flight=" << info.requests_in_flight() << "\n";
+            << " in_flight=" << info.requests_in_flight() << "  "
+            << v1::ServerStreamStatus_Name(info.server_stream()) << "\n";
+  for (const v1::StreamInfo& stream : info.streams()) {
+    std::cout << "  " << v1::StreamKind_Name(stream.kind()) << " "
+              << v1::StreamState_Name(stream.state()) << " "
+              << stream.request_id() << " last_event_id="
+              << stream.last_event_id() << " reconnects=" << stream.reconnects()
+              << " events=" << stream.events()
+              << (stream.paused() ? " paused" : "") << "\n";
+  }
+}
+
+int Subscribe(Shadowcat::Stub& stub, const std::string& session,
+              const std::string& after) {
+  v1::SubscribeRequest request;
+  request.set_session_id(session);
+  if (!after.empty()) {
+    uint64_t sequence = 0;
+    if (!absl::SimpleAtoi(after, &sequence)) {
+      std::cerr << "AFTER_SEQ must be a number\n";
+      return 2;
+    }
+    request.set_after_sequence(sequence);
+  }
+  auto context = Context();
+  auto reader = stub.Subscribe(context.get(), request);
+  v1::ServerMessage message;
+  while (reader->Read(&message)) {
+    std::cout << message.sequence() << " <- " << message.message_json()
+              << std::endl;
+  }
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return 0;
+  return status.ok() ? 0 : Fail(status);
 }
 
 int Demo(Shadowcat::Stub& stub, const std::string& url) {
@@ -183,6 +221,19 @@ int main(int argc, char** argv) {
     if (!status.ok()) return Fail(status);
     std::cout << "accepted\n";
     return 0;
+  }
+  if (command == "cancel" && args.size() == 4) {
+    v1::CancelRequest request;
+    request.set_session_id(arg(2));
+    request.set_request_id(arg(3));
+    v1::CancelResponse response;
+    grpc::Status status = stub->Cancel(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    std::cout << "cancelled\n";
+    return 0;
+  }
+  if (command == "subscribe" && (args.size() == 3 || args.size() == 4)) {
+    return Subscribe(*stub, arg(2), arg(3));
   }
   if (command == "close" && args.size() == 3) return Close(*stub, arg(2));
   if (command == "get" && args.size() == 3) {
