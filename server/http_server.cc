@@ -198,6 +198,7 @@ class ResponseWriterImpl : public HttpResponseWriter {
   bool closed() const override { return closed_->load(); }
   void AbortWithReset() override;
   void NotifyOnClose(std::function<void()> on_close) override;
+  void SetSendBufferBytes(int bytes) override;
 
  private:
   const std::shared_ptr<Connection> conn_;
@@ -291,6 +292,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnAbortWithReset(uint64_t seq) {
     if (seq != seq_) return;
     CloseNow(/*reset=*/true);
+  }
+
+  void OnSetSendBufferBytes(uint64_t seq, int bytes) {
+    if (seq != seq_ || closed_) return;
+    ErrorCode ignored;
+    socket_.set_option(asio::socket_base::send_buffer_size(bytes), ignored);
   }
 
   void OnNotifyOnClose(uint64_t seq, std::function<void()> on_close) {
@@ -632,6 +639,12 @@ void ResponseWriterImpl::NotifyOnClose(std::function<void()> on_close) {
   asio::post(conn_->executor(), [conn = conn_, seq = seq_,
                                  on_close = std::move(on_close)]() mutable {
     conn->OnNotifyOnClose(seq, std::move(on_close));
+  });
+}
+
+void ResponseWriterImpl::SetSendBufferBytes(int bytes) {
+  asio::post(conn_->executor(), [conn = conn_, seq = seq_, bytes] {
+    conn->OnSetSendBufferBytes(seq, bytes);
   });
 }
 

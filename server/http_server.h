@@ -81,6 +81,10 @@ class HttpResponseWriter {
   // that is not writing learn that its client left. Replaces an earlier
   // callback. Default: never runs.
   virtual void NotifyOnClose(std::function<void()> on_close) {}
+  // Sets SO_SNDBUF on the connection (which also stops the kernel from growing
+  // it), so a reader that stops reading blocks the writer after a few KiB
+  // rather than megabytes. Default: ignored.
+  virtual void SetSendBufferBytes(int bytes) {}
 };
 
 struct HttpServerOptions {

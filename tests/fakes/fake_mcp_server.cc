@@ -200,6 +200,7 @@ void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
         .response = answer.message,
         .drop_after_events = script.drop_after_events,
         .drop_kind = script.drop_kind,
+        .send_buffer_bytes = script.send_buffer_bytes,
     };
     streams.Reply(exchange.writer, answer.status, std::move(headers),
                   std::move(plan));

@@ -131,6 +131,10 @@ struct ScriptedReply {
   // with backpressure (see FakeMcpServer::flood_stats()).
   size_t flood_events = 0;
   size_t flood_event_bytes = 1024;
+  // SO_SNDBUF of the reply's connection (SSE replies): with a few KiB, a
+  // reader that stops reading blocks the fake soon and deterministically,
+  // whatever the kernel's buffer autotuning would allow.
+  std::optional<int> send_buffer_bytes;
   // Hold the reply until Release(hold) is called (before or after the request
   // arrives). SSE replies send the head, priming and messages_before first;
   // other replies send nothing until released.

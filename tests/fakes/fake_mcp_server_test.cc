@@ -363,19 +363,14 @@ class RawStream {
  public:
   enum class End { kOpen, kEof, kReset };
 
-  // Connects and sends one request. `receive_buffer` sets SO_RCVBUF first,
-  // so a stalled reader stalls the server sooner.
-  static std::unique_ptr<RawStream> Open(
-      uint16_t port, absl::string_view method, HttpHeaders headers,
-      absl::string_view body = "",
-      std::optional<int> receive_buffer = std::nullopt) {
+  // Connects and sends one request; nullptr when either fails.
+  static std::unique_ptr<RawStream> Open(uint16_t port,
+                                         absl::string_view method,
+                                         HttpHeaders headers,
+                                         absl::string_view body = "") {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return nullptr;
     auto stream = absl::WrapUnique(new RawStream(fd));
-    if (receive_buffer.has_value()) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &*receive_buffer,
-                 sizeof(*receive_buffer));
-    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -523,13 +518,11 @@ std::unique_ptr<RawStream> Get(const FakeMcpServer& fake,
   return RawStream::Open(fake.port(), "GET", std::move(headers));
 }
 
-std::unique_ptr<RawStream> PostStream(
-    const FakeMcpServer& fake, absl::string_view body,
-    std::optional<int> receive_buffer = std::nullopt) {
+std::unique_ptr<RawStream> PostStream(const FakeMcpServer& fake,
+                                      absl::string_view body) {
   HttpHeaders headers = kSessionHeaders;
   headers.emplace_back("Accept", "application/json, text/event-stream");
-  return RawStream::Open(fake.port(), "POST", std::move(headers), body,
-                         receive_buffer);
+  return RawStream::Open(fake.port(), "POST", std::move(headers), body);
 }
 
 TEST(FakeMcpServerStreamTest, PrimingRetryAndIdsOnEveryEvent) {
@@ -625,6 +618,7 @@ TEST(FakeMcpServerStreamTest, RstDropResetsTheConnection) {
   ASSERT_TRUE(post->ReadToEnd());
   EXPECT_EQ(post->end(), RawStream::End::kReset);
   EXPECT_FALSE(post->complete());
+  EXPECT_EQ(SseEvents(post->body()).size(), 1u) << post->body();
 }
 
 TEST(FakeMcpServerStreamTest, ResumeNeverReplaysAnotherStream) {
@@ -820,10 +814,12 @@ TEST(FakeMcpServerStreamTest, CallWaitsForTheClientsResponse) {
 TEST(FakeMcpServerStreamTest, FloodBlocksOnAStalledReaderAndLosesNothing) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
-  constexpr size_t kEvents = 800;
-  fake->ScriptReply("tools/call",
-                    {.flood_events = kEvents, .flood_event_bytes = 8192});
-  auto call = PostStream(*fake, kEchoCall, /*receive_buffer=*/16 << 10);
+  // Far more than the small send buffer and the reader's initial window.
+  constexpr size_t kEvents = 200;
+  fake->ScriptReply("tools/call", {.flood_events = kEvents,
+                                   .flood_event_bytes = 4096,
+                                   .send_buffer_bytes = 16 << 10});
+  auto call = PostStream(*fake, kEchoCall);
   ASSERT_TRUE(call->ReadHead());
   // The reader stops here; the fake must notice its writes waiting.
   ASSERT_TRUE(fake->WaitForFloodBlocked());
@@ -835,7 +831,7 @@ TEST(FakeMcpServerStreamTest, FloodBlocksOnAStalledReaderAndLosesNothing) {
   for (size_t i = 0; i < kEvents; ++i) {
     boost::json::value note = JsonOrFail(events[i].data);
     ASSERT_EQ(note.at("params").at("seq"), i);
-    EXPECT_GE(events[i].data.size(), 8192u);
+    EXPECT_GE(events[i].data.size(), 4096u);
   }
   EXPECT_EQ(JsonOrFail(events[kEvents].data).at("id"), "call-7");
   FloodStats stats = fake->flood_stats();

@@ -112,6 +112,9 @@ void FakeSseStreams::Reply(std::shared_ptr<HttpResponseWriter> writer,
   s.hold_gate = std::move(plan.hold_gate);
   s.awaited_id = std::move(plan.wait_for_response_to);
   s.response = std::move(plan.response);
+  if (plan.send_buffer_bytes.has_value()) {
+    writer->SetSendBufferBytes(*plan.send_buffer_bytes);
+  }
   AttachLocked(s, std::move(writer), status, std::move(headers), /*cursor=*/0,
                plan.drop_after_events, plan.drop_kind, /*floods_here=*/true);
   AdvanceLocked(s);

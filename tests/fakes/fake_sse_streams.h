@@ -107,6 +107,8 @@ struct SsePlan {
   std::optional<std::string> response;
   std::optional<size_t> drop_after_events;
   DropKind drop_kind = DropKind::kFin;
+  // SO_SNDBUF for the reply's connection.
+  std::optional<int> send_buffer_bytes;
 };
 
 class FakeSseStreams {
