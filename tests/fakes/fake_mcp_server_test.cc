@@ -845,12 +845,12 @@ TEST(FakeMcpServerStreamTest, FloodToAFastReader) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
   fake->ScriptReply("tools/call",
-                    {.flood_events = 3000, .flood_event_bytes = 100});
+                    {.flood_events = 1000, .flood_event_bytes = 100});
   TestHttpResponse response = Post(*fake, kEchoCall);
   std::vector<std::string> events = SseEventData(response.body);
-  ASSERT_EQ(events.size(), 3001u);
-  EXPECT_EQ(JsonOrFail(events[2999]).at("params").at("seq"), 2999);
-  EXPECT_EQ(fake->flood_stats().events_sent, 3000u);
+  ASSERT_EQ(events.size(), 1001u);
+  EXPECT_EQ(JsonOrFail(events[999]).at("params").at("seq"), 999);
+  EXPECT_EQ(fake->flood_stats().events_sent, 1000u);
 }
 
 TEST(FakeMcpServerStreamTest, HeldSseReplySeesTheClientLeave) {
