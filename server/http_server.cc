@@ -196,6 +196,9 @@ class ResponseWriterImpl : public HttpResponseWriter {
   void EndStream() override;
   void Abort() override;
   bool closed() const override { return closed_->load(); }
+  void AbortWithReset() override;
+  void NotifyOnClose(std::function<void()> on_close) override;
+  void SetSendBufferBytes(int bytes) override;
 
  private:
   const std::shared_ptr<Connection> conn_;
@@ -286,6 +289,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     CloseNow();
   }
 
+  void OnAbortWithReset(uint64_t seq) {
+    if (seq != seq_) return;
+    CloseNow(/*reset=*/true);
+  }
+
+  void OnSetSendBufferBytes(uint64_t seq, int bytes) {
+    if (seq != seq_ || closed_) return;
+    ErrorCode ignored;
+    socket_.set_option(asio::socket_base::send_buffer_size(bytes), ignored);
+  }
+
+  void OnNotifyOnClose(uint64_t seq, std::function<void()> on_close) {
+    // A newer response means this one ended normally.
+    if (seq != seq_ || response_done_) return;
+    if (closed_) {
+      on_close();
+      return;
+    }
+    on_close_ = std::move(on_close);
+  }
+
   void OnWriterReleased(uint64_t seq) {
     if (seq != seq_ || closed_) return;
     if (phase_ == Phase::kAwaitingResponse) {
@@ -356,6 +380,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     ++seq_;
     phase_ = Phase::kAwaitingResponse;
+    response_done_ = false;
+    on_close_ = nullptr;
     response_closed_ = std::make_shared<std::atomic<bool>>(false);
     auto writer = std::make_shared<ResponseWriterImpl>(shared_from_this(), seq_,
                                                        response_closed_);
@@ -426,6 +452,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void FinishResponse() {
     if (response_closed_) response_closed_->store(true);
+    response_done_ = true;
+    on_close_ = nullptr;
     if (closed_) return;
     StopWatchingPeer();
     if (linger_) {
@@ -507,12 +535,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             });
   }
 
-  void CloseNow() {
+  // `reset`: make the kernel send RST (SO_LINGER 0) rather than FIN.
+  void CloseNow(bool reset = false) {
     if (closed_) return;
     closed_ = true;
     if (response_closed_) response_closed_->store(true);
     ErrorCode ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    if (reset) {
+      socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+    } else {
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    }
     socket_.close(ignored);
     linger_timer_.cancel();
     // The front write, if in flight, is failed by its own completion.
@@ -522,6 +555,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     queue_.erase(first_unsent, queue_.end());
     for (auto& w : dropped) {
       if (w.on_written) w.on_written(false);
+    }
+    if (on_close_) {
+      std::function<void()> on_close = std::move(on_close_);
+      on_close_ = nullptr;
+      on_close();
     }
   }
 
@@ -541,6 +579,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool watching_ = false;
   uint64_t watch_gen_ = 0;
   std::shared_ptr<std::atomic<bool>> response_closed_;
+  // The current response ended normally (its last byte was written).
+  bool response_done_ = false;
+  std::function<void()> on_close_;
   std::deque<PendingWrite> queue_;
   bool write_in_flight_ = false;
   std::string drain_buffer_;
@@ -586,6 +627,25 @@ void ResponseWriterImpl::Abort() {
   closed_->store(true);
   asio::post(conn_->executor(),
              [conn = conn_, seq = seq_] { conn->OnAbort(seq); });
+}
+
+void ResponseWriterImpl::AbortWithReset() {
+  closed_->store(true);
+  asio::post(conn_->executor(),
+             [conn = conn_, seq = seq_] { conn->OnAbortWithReset(seq); });
+}
+
+void ResponseWriterImpl::NotifyOnClose(std::function<void()> on_close) {
+  asio::post(conn_->executor(), [conn = conn_, seq = seq_,
+                                 on_close = std::move(on_close)]() mutable {
+    conn->OnNotifyOnClose(seq, std::move(on_close));
+  });
+}
+
+void ResponseWriterImpl::SetSendBufferBytes(int bytes) {
+  asio::post(conn_->executor(), [conn = conn_, seq = seq_, bytes] {
+    conn->OnSetSendBufferBytes(seq, bytes);
+  });
 }
 
 // Accepts connections on its own strand.

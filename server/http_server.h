@@ -67,6 +67,24 @@ class HttpResponseWriter {
   virtual void Abort() = 0;
   // True once the peer disconnected or Abort()/EndStream() ran.
   virtual bool closed() const = 0;
+
+  // Optional extensions, mainly for fault injection. The defaults keep other
+  // implementations source-compatible.
+
+  // Like Abort(), but the peer sees a TCP reset instead of a clean close
+  // (SO_LINGER 0, no FIN first).
+  virtual void AbortWithReset() { Abort(); }
+  // Runs `on_close` once, on the connection's strand, if the connection
+  // closes before this response ended normally: the peer went away, Abort(),
+  // AbortWithReset() or HttpServer::Stop(). Never runs after a normal end, and
+  // runs soon when the connection is already closed. Lets a streaming handler
+  // that is not writing learn that its client left. Replaces an earlier
+  // callback. Default: never runs.
+  virtual void NotifyOnClose(std::function<void()> on_close) {}
+  // Sets SO_SNDBUF on the connection (which also stops the kernel from growing
+  // it), so a reader that stops reading blocks the writer after a few KiB
+  // rather than megabytes. Default: ignored.
+  virtual void SetSendBufferBytes(int bytes) {}
 };
 
 struct HttpServerOptions {

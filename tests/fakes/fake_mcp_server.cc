@@ -10,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "server/mcp_wire.h"
 
@@ -39,6 +41,37 @@ struct Answer {
 };
 
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+// `id_json` re-serialized, so `"a"` and ` "a" ` compare equal; unparsable
+// text stays as is.
+std::string NormalizedIdJson(absl::string_view id_json) {
+  boost::system::error_code ec;
+  boost::json::value id = boost::json::parse(
+      boost::json::string_view(id_json.data(), id_json.size()), ec);
+  return ec ? std::string(id_json) : boost::json::serialize(id);
+}
+
+// The raw `result` (or else `error`) of a JSON-RPC response body.
+std::string ResponsePayload(absl::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(
+      boost::json::string_view(body.data(), body.size()), ec);
+  if (ec || !value.is_object()) return "";
+  const boost::json::object& object = value.as_object();
+  if (const boost::json::value* result = object.if_contains("result")) {
+    return boost::json::serialize(*result);
+  }
+  if (const boost::json::value* error = object.if_contains("error")) {
+    return boost::json::serialize(*error);
+  }
+  return "";
+}
+
+bool UsesStreamFaults(const ScriptedReply& script) {
+  return script.event_ids || script.priming || script.retry_ms.has_value() ||
+         script.drop_after_events.has_value() || script.flood_events > 0 ||
+         script.wait_for_response_to.has_value();
+}
 
 Answer DefaultAnswer(const FakeMcpServerOptions& options,
                      const Exchange& exchange) {
@@ -96,7 +129,8 @@ void WriteThenAbort(std::shared_ptr<HttpResponseWriter> writer,
   writer->WriteChunk(std::move(last), [writer](bool) { writer->Abort(); });
 }
 
-void Respond(const FakeMcpServerOptions& options, const Exchange& exchange) {
+void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
+             const Exchange& exchange) {
   Answer answer = DefaultAnswer(options, exchange);
   const ScriptedReply script =
       exchange.script.has_value() ? *exchange.script : ScriptedReply{};
@@ -106,8 +140,18 @@ void Respond(const FakeMcpServerOptions& options, const Exchange& exchange) {
   // Unscripted, only answers to requests follow sse_by_default: 202s and
   // refusals stay plain.
   const bool sse = script.sse.value_or(
-      options.sse_by_default && exchange.IsRpcRequest() &&
-      IsSuccess(answer.status) && answer.message.has_value());
+      UsesStreamFaults(script) ||
+      (options.sse_by_default && exchange.IsRpcRequest() &&
+       IsSuccess(answer.status) && answer.message.has_value()));
+  const bool streamed = sse && !script.raw_body && !script.abort_after_head;
+  if (!script.hold.empty() && !streamed) {
+    Exchange released = exchange;
+    released.script->hold.clear();
+    streams.WhenReleased(script.hold, [&options, &streams, released] {
+      Respond(options, streams, released);
+    });
+    return;
+  }
   HttpHeaders headers;
   std::string content_type = script.content_type;
   if (content_type.empty() && (sse || answer.message || script.raw_body)) {
@@ -141,10 +185,25 @@ void Respond(const FakeMcpServerOptions& options, const Exchange& exchange) {
   if (script.raw_body) {
     writer.SendFull(answer.status, std::move(headers), *script.raw_body);
   } else if (sse) {
-    if (answer.message) events.push_back(SseMessageEvent(*answer.message));
-    writer.StartStream(answer.status, std::move(headers));
-    for (std::string& event : events) writer.WriteChunk(std::move(event));
-    writer.EndStream();
+    SsePlan plan{
+        .event_ids = script.event_ids,
+        .priming = script.priming,
+        .retry_ms = script.retry_ms,
+        .messages_before = script.messages_before,
+        .flood_events = script.flood_events,
+        .flood_event_bytes = script.flood_event_bytes,
+        .hold_gate = script.hold,
+        .wait_for_response_to =
+            script.wait_for_response_to.has_value()
+                ? NormalizedIdJson(*script.wait_for_response_to)
+                : "",
+        .response = answer.message,
+        .drop_after_events = script.drop_after_events,
+        .drop_kind = script.drop_kind,
+        .send_buffer_bytes = script.send_buffer_bytes,
+    };
+    streams.Reply(exchange.writer, answer.status, std::move(headers),
+                  std::move(plan));
   } else {
     writer.SendFull(answer.status, std::move(headers),
                     answer.message.value_or(""));
@@ -178,7 +237,9 @@ absl::StatusOr<std::unique_ptr<FakeMcpServer>> FakeMcpServer::Start(
 }
 
 FakeMcpServer::FakeMcpServer(FakeMcpServerOptions options)
-    : options_(std::move(options)), work_(boost::asio::make_work_guard(ioc_)) {}
+    : options_(std::move(options)),
+      work_(boost::asio::make_work_guard(ioc_)),
+      streams_(ioc_, options_.standalone_get) {}
 
 FakeMcpServer::~FakeMcpServer() {
   if (server_ != nullptr) server_->Stop();
@@ -186,6 +247,7 @@ FakeMcpServer::~FakeMcpServer() {
   // Replies still waiting on a delay are dropped; with them gone the io_context
   // runs out of work, so closing connections get to finish cleanly.
   boost::asio::post(ioc_, [this] {
+    streams_.Shutdown();
     absl::MutexLock lock(&mu_);
     for (const std::weak_ptr<boost::asio::steady_timer>& weak : delays_) {
       if (auto timer = weak.lock()) timer->cancel();
@@ -255,6 +317,80 @@ testing::AssertionResult FakeMcpServer::WaitForRpc(
   return testing::AssertionSuccess();
 }
 
+testing::AssertionResult FakeMcpServer::WaitForResponseTo(
+    absl::string_view id_json, RecordedRequest* out, absl::Duration timeout) {
+  const std::string id = NormalizedIdJson(id_json);
+  absl::MutexLock lock(&mu_);
+  size_t found = 0;
+  auto match = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (size_t i = 0; i < requests_.size(); ++i) {
+      if (!claimed_[i] && requests_[i].is_rpc_response &&
+          requests_[i].rpc_id == id) {
+        found = i;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&match), timeout)) {
+    return testing::AssertionFailure()
+           << "waited " << timeout << " for the response to " << id << "; got "
+           << DescribeRequestsLocked();
+  }
+  claimed_[found] = true;
+  if (out != nullptr) *out = requests_[found];
+  return testing::AssertionSuccess();
+}
+
+void FakeMcpServer::PushServerMessage(std::string json) {
+  streams_.Push(std::move(json));
+}
+
+void FakeMcpServer::Release(absl::string_view gate) { streams_.Release(gate); }
+
+void FakeMcpServer::SetResumeBehavior(ResumeBehavior behavior) {
+  absl::MutexLock lock(&mu_);
+  resume_ = behavior;
+}
+
+testing::AssertionResult FakeMcpServer::WaitForGetStreamOpen(
+    absl::Duration timeout) {
+  return streams_.WaitForGetStreamOpen(timeout);
+}
+
+testing::AssertionResult FakeMcpServer::WaitForClientDisconnect(
+    absl::Duration timeout) {
+  return streams_.WaitForClientDisconnect(timeout);
+}
+
+size_t FakeMcpServer::client_disconnects() const {
+  return streams_.client_disconnects();
+}
+
+testing::AssertionResult FakeMcpServer::WaitForFloodBlocked(
+    absl::Duration timeout) {
+  return streams_.WaitForFloodBlocked(timeout);
+}
+
+FloodStats FakeMcpServer::flood_stats() const { return streams_.flood_stats(); }
+
+std::string FakeMcpServer::StrictHeaderProblemLocked(
+    const RecordedRequest& record) const {
+  if (!options_.strict_headers || negotiated_version_.empty() ||
+      record.rpc_method == "initialize") {
+    return "";
+  }
+  if (!options_.session_id.empty() &&
+      record.Header(kMcpSessionIdHeader) != options_.session_id) {
+    return "missing or unknown Mcp-Session-Id\n";
+  }
+  if (record.Header("MCP-Protocol-Version") != negotiated_version_) {
+    return absl::StrCat("MCP-Protocol-Version must be ", negotiated_version_,
+                        "\n");
+  }
+  return "";
+}
+
 std::string FakeMcpServer::DescribeRequestsLocked() const {
   if (requests_.empty()) return "no requests";
   return absl::StrJoin(requests_, ", ",
@@ -270,32 +406,82 @@ void FakeMcpServer::Handle(HttpServerRequest request,
   Exchange exchange;
   exchange.http_method = request.method;
   exchange.writer = std::move(writer);
-  RecordedRequest record{request.method, request.target,
-                         std::move(request.body), "",
-                         std::move(request.headers)};
+  RecordedRequest record;
+  record.http_method = request.method;
+  record.target = request.target;
+  record.body = std::move(request.body);
+  record.headers = std::move(request.headers);
+  record.received_at = absl::Now();
+  std::string response_payload;
   if (exchange.http_method == "POST") {
     exchange.parsed = ParseMcpMessage(record.body);
-    if (const McpMessage* message = exchange.message())
+    if (const McpMessage* message = exchange.message()) {
       record.rpc_method = message->method;
+      if (!message->id.is_null()) {
+        record.rpc_id = boost::json::serialize(message->id);
+      }
+      record.is_rpc_response = message->kind == McpMessageKind::kResponse;
+      if (record.is_rpc_response) {
+        response_payload = ResponsePayload(record.body);
+      }
+    }
   }
-  const std::string& key =
+  const std::string last_event_id = record.Header("Last-Event-ID");
+  const std::string key =
       exchange.http_method == "POST" ? record.rpc_method : exchange.http_method;
+  const std::string id_json = record.rpc_id;
+  const bool is_rpc_response = record.is_rpc_response;
+  std::string refusal;
+  ResumeBehavior resume;
   {
     absl::MutexLock lock(&mu_);
-    auto it = scripts_.find(key);
-    if (it != scripts_.end() && !it->second.empty()) {
-      exchange.script = std::move(it->second.front());
-      it->second.pop_front();
+    refusal = StrictHeaderProblemLocked(record);
+    if (refusal.empty()) {
+      auto it = scripts_.find(key);
+      if (it != scripts_.end() && !it->second.empty()) {
+        exchange.script = std::move(it->second.front());
+        it->second.pop_front();
+      }
     }
+    if (refusal.empty() && record.rpc_method == "initialize") {
+      negotiated_version_ = options_.force_version;
+      if (negotiated_version_.empty()) {
+        negotiated_version_ = NegotiateMcpProtocolVersion(
+            McpRequestedProtocolVersion(*exchange.message()));
+      }
+    }
+    resume = resume_;
     requests_.push_back(std::move(record));
     claimed_.push_back(false);
+  }
+  if (!refusal.empty()) {
+    exchange.writer->SendFull(400, {{"Content-Type", "text/plain"}}, refusal);
+    return;
+  }
+  if (is_rpc_response) streams_.OnClientResponse(id_json, response_payload);
+  if (exchange.http_method == "GET") {
+    if (!last_event_id.empty()) {
+      if (exchange.script.has_value()) {
+        const ScriptedReply& script = *exchange.script;
+        resume = {.status = script.status,
+                  .empty = script.resume_empty,
+                  .drop_after_events = script.drop_after_events,
+                  .drop_kind = script.drop_kind};
+      }
+      streams_.Resume(exchange.writer, last_event_id, resume);
+      return;
+    }
+    if (!exchange.script.has_value() && options_.standalone_get.enabled) {
+      streams_.OpenStandalone(exchange.writer);
+      return;
+    }
   }
 
   const absl::Duration delay = exchange.script.has_value()
                                    ? exchange.script->delay
                                    : absl::ZeroDuration();
   if (delay <= absl::ZeroDuration()) {
-    Respond(options_, exchange);
+    Respond(options_, streams_, exchange);
     return;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(
@@ -307,7 +493,7 @@ void FakeMcpServer::Handle(HttpServerRequest request,
   }
   timer->async_wait([this, timer, exchange = std::move(exchange)](
                         boost::system::error_code ec) {
-    if (!ec) Respond(options_, exchange);
+    if (!ec) Respond(options_, streams_, exchange);
   });
 }
 

@@ -20,9 +20,19 @@
 // for "GET" and "DELETE"); queued replies are used in FIFO order, then the
 // defaults apply again.
 //
+// Stream faults of the Streamable HTTP transport (see fake_sse_streams.h for
+// the model): SSE events with ids kept in an event store, priming events and
+// `retry:`, drops by FIN or RST after k events, GET + Last-Event-ID replaying
+// the rest of that one stream, the standalone GET stream (pushes, keepalives,
+// 409 for a second one), server requests whose reply waits for the client's
+// POSTed response, floods written with backpressure, and replies held until
+// a test releases a gate. A GET carrying Last-Event-ID is always a resume; a
+// GET without one gets the queued "GET" script if any, else the standalone
+// stream when enabled, else 405.
+//
 // Threading: every method may be called from any thread. The destructor stops
-// the server and joins its thread; replies still waiting on a delay are
-// dropped.
+// the server and joins its thread; replies still waiting on a delay or a gate
+// are dropped.
 
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +56,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "gtest/gtest.h"
 #include "server/http_server.h"
+#include "tests/fakes/fake_sse_streams.h"
 
 namespace shadowcat {
 
@@ -56,6 +67,13 @@ struct RecordedRequest {
   std::string rpc_method;  // the JSON-RPC method; empty for responses and
                            // non-JSON bodies
   HttpHeaders headers;
+  // The JSON-RPC id as raw JSON (`7`, `"abc"`), for requests and responses;
+  // empty when the body has none.
+  std::string rpc_id;
+  // The body is a JSON-RPC response (or error) from the client.
+  bool is_rpc_response = false;
+  // When the fake read the whole request (to time reconnects after a drop).
+  absl::Time received_at;
   // Case-insensitive lookup of the first header named `name`; empty when
   // absent.
   std::string Header(absl::string_view name) const;
@@ -88,6 +106,47 @@ struct ScriptedReply {
   // Wait this long before answering (an asio timer; the server keeps serving
   // meanwhile).
   absl::Duration delay = absl::ZeroDuration();
+
+  // Stream faults. Setting any of event_ids, priming, retry_ms,
+  // drop_after_events, flood_events or wait_for_response_to makes the reply
+  // SSE unless `sse` says otherwise; they are ignored for non-SSE replies and
+  // with abort_after_head or raw_body.
+
+  // Give every event of the reply an id, unique across the server and opaque
+  // ("s<stream>-e<n>"), and keep the stream's events for GET + Last-Event-ID.
+  bool event_ids = false;
+  // Start with an event carrying an id and empty data (RZ-04); implies
+  // event_ids.
+  bool priming = false;
+  // Sent as `retry: N` with the first event (the priming one, if any).
+  std::optional<int> retry_ms;
+  // Send this many events (priming and flood events count), then close the
+  // connection without ending the response. The events not sent stay in the
+  // store. A polling close (SEP-1699): priming, retry_ms, drop after 1, kFin.
+  // On a "GET" script for a resume: drop the resumed stream after k events.
+  std::optional<size_t> drop_after_events;
+  DropKind drop_kind = DropKind::kFin;
+  // After messages_before, send this many notifications/message events of
+  // about flood_event_bytes each, with "seq":0,1,... in their params, written
+  // with backpressure (see FakeMcpServer::flood_stats()).
+  size_t flood_events = 0;
+  size_t flood_event_bytes = 1024;
+  // SO_SNDBUF of the reply's connection (SSE replies): with a few KiB, a
+  // reader that stops reading blocks the fake soon and deterministically,
+  // whatever the kernel's buffer autotuning would allow.
+  std::optional<int> send_buffer_bytes;
+  // Hold the reply until Release(hold) is called (before or after the request
+  // arrives). SSE replies send the head, priming and messages_before first;
+  // other replies send nothing until released.
+  std::string hold;
+  // A JSON id (`"srv-1"`, `7`): after messages_before (which would carry the
+  // server request with that id), wait for the client to POST its response
+  // to that id before sending the reply's response. "$RESPONSE" in
+  // result_json is replaced by the raw result (or error object) received.
+  std::optional<std::string> wait_for_response_to;
+  // On a "GET" script for a resume: answer 200 text/event-stream and end with
+  // no events (RZ-10).
+  bool resume_empty = false;
 };
 
 struct FakeMcpServerOptions {
@@ -100,6 +159,12 @@ struct FakeMcpServerOptions {
   // Answer this protocolVersion to initialize whatever the client asked; empty:
   // negotiate.
   std::string force_version;
+  // The standalone GET stream; disabled (405) by default.
+  StandaloneGetOptions standalone_get;
+  // Once an initialize arrived, answer 400 to any other request (POST, GET,
+  // DELETE) without the right Mcp-Session-Id (when session_id is set) or
+  // whose MCP-Protocol-Version is not the negotiated one (VN-04, SM-03).
+  bool strict_headers = false;
 };
 
 class FakeMcpServer {
@@ -137,12 +202,50 @@ class FakeMcpServer {
       absl::string_view rpc_method_or_http_method, RecordedRequest* out,
       absl::Duration timeout = absl::Seconds(5));
 
+  // Waits for a POST carrying the client's JSON-RPC response (or error) to
+  // the server request `id_json` (raw JSON: `7`, `"abc"`; compared as
+  // parsed). Claims it like WaitForRpc() does.
+  ABSL_MUST_USE_RESULT testing::AssertionResult WaitForResponseTo(
+      absl::string_view id_json, RecordedRequest* out,
+      absl::Duration timeout = absl::Seconds(5));
+
+  // Sends `json` (a JSON-RPC request or notification) on the standalone GET
+  // stream, with an event id; kept until a GET stream opens when none exists
+  // yet, and kept for a resume when the stream is dropped.
+  void PushServerMessage(std::string json);
+  // Opens gate `gate` for good: replies held on it go on, and later ones are
+  // not held.
+  void Release(absl::string_view gate);
+  // How GETs with Last-Event-ID are answered when no "GET" script is queued.
+  void SetResumeBehavior(ResumeBehavior behavior);
+
+  // Waits until a standalone GET stream is open and its head was sent.
+  ABSL_MUST_USE_RESULT testing::AssertionResult WaitForGetStreamOpen(
+      absl::Duration timeout = absl::Seconds(5));
+  // Waits until the client of an SSE reply (POST or GET) went away before
+  // the stream ended; each such disconnect satisfies one call.
+  ABSL_MUST_USE_RESULT testing::AssertionResult WaitForClientDisconnect(
+      absl::Duration timeout = absl::Seconds(5));
+  // SSE connections whose client went away before the stream ended (drops
+  // made by the fake do not count).
+  size_t client_disconnects() const;
+
+  // Waits until a flood chunk has waited more than 10 ms for the socket,
+  // i.e. the fake is observed blocked on a reader that does not read.
+  ABSL_MUST_USE_RESULT testing::AssertionResult WaitForFloodBlocked(
+      absl::Duration timeout = absl::Seconds(5));
+  // Complete for a flood once its response end was received by the client.
+  FloodStats flood_stats() const;
+
  private:
   explicit FakeMcpServer(FakeMcpServerOptions options);
 
   void Handle(HttpServerRequest request,
               std::shared_ptr<HttpResponseWriter> writer)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The reason to refuse `record` under strict_headers; empty: accept.
+  std::string StrictHeaderProblemLocked(const RecordedRequest& record) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // "initialize, notifications/initialized, GET", for failure messages.
   std::string DescribeRequestsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -151,6 +254,7 @@ class FakeMcpServer {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
       work_;
   std::unique_ptr<HttpServer> server_;
+  FakeSseStreams streams_;
   std::thread thread_;
   absl::Notification ran_out_of_work_;  // the thread's run() returned
 
@@ -163,6 +267,9 @@ class FakeMcpServer {
   // Timers of delayed replies, cancelled on destruction.
   std::vector<std::weak_ptr<boost::asio::steady_timer>> delays_
       ABSL_GUARDED_BY(mu_);
+  ResumeBehavior resume_ ABSL_GUARDED_BY(mu_);
+  // The protocolVersion answered to the last initialize; empty before one.
+  std::string negotiated_version_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shadowcat
