@@ -98,6 +98,11 @@ FakeSseStreams::~FakeSseStreams() = default;
 
 void FakeSseStreams::Reply(std::shared_ptr<HttpResponseWriter> writer,
                            int status, HttpHeaders headers, SsePlan plan) {
+  if (status == 204 || status == 304) {
+    // No body is allowed, so there is no stream to run.
+    writer->SendFull(status, std::move(headers), "");
+    return;
+  }
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;
   Stream& s = NewStreamLocked(plan.event_ids || plan.priming,
