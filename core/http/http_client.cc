@@ -44,6 +44,8 @@ using ErrorCode = boost::system::error_code;
 constexpr absl::Duration kNoTimeout = absl::Hours(24 * 365);
 // Beast stores field lengths in 16 bits and throws beyond that.
 constexpr size_t kMaxFieldBytes = 60000;
+constexpr absl::string_view kNotRetried =
+    "not retried because the request may have been received";
 
 beast::string_view ToBeast(absl::string_view s) { return {s.data(), s.size()}; }
 
@@ -221,6 +223,8 @@ class ExchangeImpl : public HttpExchange,
       wire_.method(verb);
     }
     head_request_ = verb == http::verb::head;
+    idempotent_ = verb == http::verb::get || verb == http::verb::head ||
+                  verb == http::verb::delete_;
     wire_.version(11);
     wire_.target(ToBeast(request_.url.target));
     wire_.set(http::field::host, ToBeast(request_.url.HostHeader()));
@@ -308,6 +312,8 @@ class ExchangeImpl : public HttpExchange,
     if (done_) return;
     DisarmTimer();
     if (ec) {
+      // A failed write delivered at most part of the request, which no server
+      // acts on, so even a POST may go again.
       if (CanRetry()) {
         Retry();
       } else {
@@ -316,6 +322,7 @@ class ExchangeImpl : public HttpExchange,
       }
       return;
     }
+    written_ = true;
     StartResponse();
   }
 
@@ -364,8 +371,13 @@ class ExchangeImpl : public HttpExchange,
       if (CanRetry()) {
         Retry();
       } else {
-        Fail(ErrorCodeToStatus(
-            ec, absl::StrCat("reading the response from ", origin_)));
+        absl::Status status = ErrorCodeToStatus(
+            ec, absl::StrCat("reading the response from ", origin_));
+        if (RefusedReplay() && absl::IsUnavailable(status)) {
+          status = absl::UnavailableError(
+              absl::StrCat(status.message(), "; ", kNotRetried));
+        }
+        Fail(std::move(status));
       }
       return;
     }
@@ -378,8 +390,9 @@ class ExchangeImpl : public HttpExchange,
       return;
     }
     if (!parser_->got_some()) {
-      Fail(absl::UnavailableError(absl::StrCat("connection to ", origin_,
-                                               " closed before a response")));
+      Fail(absl::UnavailableError(absl::StrCat(
+          "connection to ", origin_, " closed before a response",
+          RefusedReplay() ? absl::StrCat("; ", kNotRetried) : "")));
       return;
     }
     ErrorCode ec;
@@ -472,12 +485,23 @@ class ExchangeImpl : public HttpExchange,
     Finish(absl::OkStatus(), reusable);
   }
 
-  // Only a reused connection that died before answering is retried: the request
-  // then never reached an application (the server closed an idle connection),
-  // so sending it again is safe even for POST.
+  // Only a reused connection that died before answering is retried, since a
+  // server may close an idle keep-alive connection just as we reuse it. Once
+  // the whole request was written, though, the server may have received and
+  // acted on it before dying (F5: a tools/call would run twice), so from then
+  // on only methods that are safe to repeat (RFC 9110 section 9.2.2) go again.
   bool CanRetry() const {
-    return reused_ && !retried_ && !got_response_bytes_ &&
-           !cancel_requested_.load();
+    if (!reused_ || retried_ || got_response_bytes_ ||
+        cancel_requested_.load()) {
+      return false;
+    }
+    return !written_ || idempotent_;
+  }
+
+  // True when the only thing that stopped a replay was the request's method.
+  bool RefusedReplay() const {
+    return reused_ && !retried_ && !got_response_bytes_ && written_ &&
+           !idempotent_;
   }
 
   void Retry() {
@@ -485,6 +509,7 @@ class ExchangeImpl : public HttpExchange,
            " was closed; retrying on a new one");
     retried_ = true;
     reused_ = false;
+    written_ = false;
     CloseSocket();
     buffer_.clear();
     parser_.reset();
@@ -588,6 +613,8 @@ class ExchangeImpl : public HttpExchange,
   Phase phase_ = Phase::kStarting;
   bool reused_ = false;
   bool retried_ = false;
+  bool idempotent_ = false;  // GET, HEAD, DELETE: may be sent twice.
+  bool written_ = false;     // The whole request reached the socket.
   bool got_response_bytes_ = false;
   bool read_in_flight_ = false;
   bool done_ = false;

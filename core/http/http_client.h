@@ -104,8 +104,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Starts `request`, reusing an idle connection to its origin when one is
-  // pooled (and retrying once on a fresh connection if a reused one turns out
-  // closed before any response byte). Handlers run on `executor`.
+  // pooled. A reused connection that turns out closed before any response
+  // byte is replaced once by a fresh one, but only if the request cannot have
+  // reached the server (its write failed) or its method is safe to repeat
+  // (GET, HEAD, DELETE); a POST that was written then fails with Unavailable.
+  // Handlers run on `executor`.
   std::shared_ptr<HttpExchange> Start(boost::asio::any_io_executor executor,
                                       HttpRequest request,
                                       HttpHandlers handlers);
