@@ -754,20 +754,6 @@ TEST(HttpClientTest, BodyUntilCloseAndPeerClosedIdleConnection) {
   EXPECT_EQ(h.client().idle_connections(), 0u);
 }
 
-TEST(HttpClientTest, HttpsIsUnimplemented) {
-  Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
-               ServerLog&) {});
-  auto rec = std::make_shared<Recorder>();
-  HttpRequest request;
-  request.method = "GET";
-  request.url = *ParseUrl("https://127.0.0.1:1/mcp");
-  auto exchange = h.Start(std::move(request), rec);
-  ASSERT_TRUE(rec->WaitDone());
-  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(rec->Status().message(), "https upstreams are not supported yet");
-  ExpectCleanCallbacks(rec);
-}
-
 TEST(HttpClientTest, InvalidRequestIsInvalidArgument) {
   Harness h([](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter>,
                ServerLog&) {});
