@@ -100,7 +100,15 @@ class Client {
       shared->done.WaitForNotification();
     }
     absl::MutexLock lock(&shared->mu);
-    return shared->result;
+    Result out;
+    out.http_status = shared->result.http_status;
+    out.body = shared->result.body;
+    // A fresh Status, not a copy: a copy shares its reference count with the
+    // io thread's, and Debian's Abseil is not TSan-instrumented, so TSan would
+    // not see that count order the io thread's final delete.
+    out.status = absl::Status(shared->result.status.code(),
+                              shared->result.status.message());
+    return out;
   }
 
  private:
