@@ -292,6 +292,30 @@ TEST(HttpClientTlsTest, MutualTls) {
   }
 }
 
+TEST(HttpClientTlsTest, CloseDelimitedBodyWithoutCloseNotifyIsRefused) {
+  // Over TLS only a close_notify proves the server ended the body; a bare TCP
+  // close could be anyone on the path cutting it short.
+  TestCa ca("test ca");
+  TlsTestServer server({ca.Issue(LocalServer()), "",
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                        "until close"});
+  Client client(ca.cert_pem());
+  Result r = client.Fetch("GET", HttpsUrl("127.0.0.1", server.port()));
+  ExpectUnavailableWith(r, "closed without a tls close_notify");
+}
+
+TEST(HttpClientTlsTest, LengthDelimitedBodyIsFineWithoutCloseNotify) {
+  // Most servers just close TCP; with a Content-Length that loses nothing.
+  TestCa ca("test ca");
+  TlsTestServer server(
+      {ca.Issue(LocalServer()), "",
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"});
+  Client client(ca.cert_pem());
+  Result r = client.Fetch("GET", HttpsUrl("127.0.0.1", server.port()));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.body, "ok");
+}
+
 TEST(HttpClientTlsTest, HttpAndHttpsAreDifferentPoolOrigins) {
   // One host:port answered over https, then the same host:port over http:
   // the pooled TLS connection must not be handed to the http exchange.

@@ -13,6 +13,7 @@
 #include "boost/asio/detached.hpp"
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/use_awaitable.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http.hpp"
 
@@ -25,6 +26,7 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 struct TlsTestServer::State {
+  std::string raw_response_then_cut;  // Constant once serving.
   mutable absl::Mutex mu;
   std::vector<TlsTestRequest> requests ABSL_GUARDED_BY(mu);
   int handshake_failures ABSL_GUARDED_BY(mu) = 0;
@@ -62,6 +64,13 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<TlsTestServer::State> st,
           TlsTestRequest{std::string(request.method_string()),
                          std::string(request.target()), connection_id});
       n = st->requests.size();
+    }
+    if (!st->raw_response_then_cut.empty()) {
+      auto [wec, wn] = co_await asio::async_write(
+          stream, asio::buffer(st->raw_response_then_cut), kTuple);
+      boost::system::error_code ignored;
+      stream.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
     }
     http::response<http::string_body> response(http::status::ok, 11);
     response.body() = absl::StrCat("reply ", n);
@@ -112,6 +121,7 @@ TlsTestServer::TlsTestServer(TlsTestServerOptions options)
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   Require(ec, "listen");
   port_ = acceptor_.local_endpoint(ec).port();
+  state_->raw_response_then_cut = options.raw_response_then_cut;
   asio::co_spawn(ioc_, Accept(state_, acceptor_, ssl_), asio::detached);
   thread_ = std::thread([this] { ioc_.run(); });
 }

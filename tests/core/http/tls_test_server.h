@@ -22,6 +22,9 @@ struct TlsTestServerOptions {
   KeyAndCert identity;
   // When set, clients must present a certificate issued by this CA (mTLS).
   std::string client_ca_pem;
+  // When set, every request is answered with these raw bytes, after which
+  // the TCP connection is closed without a TLS close_notify.
+  std::string raw_response_then_cut;
 };
 
 struct TlsTestRequest {
