@@ -90,6 +90,17 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
           "Asio I/O threads; 0 = one per core.");
 ABSL_FLAG(bool, verbose, false, "Log debug lines.");
+ABSL_FLAG(std::string, upstream_ca_file, kDefaults.tls_ca_file,
+          "PEM file of extra CAs trusted for https upstreams (the system "
+          "bundle is always trusted).");
+ABSL_FLAG(std::string, upstream_client_cert_file,
+          kDefaults.tls_client_cert_file,
+          "PEM client certificate chain for https upstreams that require "
+          "mTLS (with --upstream_client_key_file).");
+ABSL_FLAG(std::string, upstream_client_key_file, kDefaults.tls_client_key_file,
+          "PEM private key (unencrypted) of --upstream_client_cert_file.");
+ABSL_FLAG(std::string, upstream_tls_min_version, kDefaults.tls_min_version,
+          "Lowest TLS version offered to https upstreams: 1.2 or 1.3.");
 
 namespace {
 
@@ -135,6 +146,10 @@ shadowcat::Config ConfigFromFlags() {
   c.subscribe_buffer_messages = absl::GetFlag(FLAGS_subscribe_buffer_messages);
   c.subscribe_buffer_bytes = absl::GetFlag(FLAGS_subscribe_buffer_bytes);
   c.io_threads = absl::GetFlag(FLAGS_io_threads);
+  c.tls_ca_file = absl::GetFlag(FLAGS_upstream_ca_file);
+  c.tls_client_cert_file = absl::GetFlag(FLAGS_upstream_client_cert_file);
+  c.tls_client_key_file = absl::GetFlag(FLAGS_upstream_client_key_file);
+  c.tls_min_version = absl::GetFlag(FLAGS_upstream_tls_min_version);
   return c;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
+#include "core/http/tls_context.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
@@ -53,6 +54,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   http_options.connect_timeout = cfg.connect_timeout;
   http_options.read_timeout = cfg.read_timeout;
   http_options.read_buffer_bytes = cfg.read_buffer_bytes;
+  // TLS to upstreams: every file is read now, so a bad one stops start-up.
+  TlsOptions tls_options;
+  tls_options.ca_file = cfg.tls_ca_file;
+  tls_options.client_cert_file = cfg.tls_client_cert_file;
+  tls_options.client_key_file = cfg.tls_client_key_file;
+  tls_options.min_version = cfg.tls_min_version;
+  SC_ASSIGN_OR_RETURN(http_options.tls, TlsContext::Create(tls_options));
   server->http_ = std::make_unique<HttpClient>(server->ioc_, http_options);
 
   std::vector<std::string> allowed = cfg.allowed_upstreams;

@@ -1,12 +1,45 @@
 #include "core/config/config.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "core/common/status_macros.h"
 
 namespace shadowcat {
 namespace {
 
 absl::Status Bad(const char* field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("config: ", field, " ", why));
+}
+
+// TLS to upstreams. A file that is named but unreadable is a deployment
+// problem (a missing Secret mount), not a typo, hence FailedPrecondition.
+absl::Status ValidateTlsConfig(const Config& config) {
+  if (config.tls_min_version != "1.2" && config.tls_min_version != "1.3") {
+    return Bad("tls_min_version", "must be \"1.2\" or \"1.3\"");
+  }
+  if (config.tls_client_cert_file.empty() !=
+      config.tls_client_key_file.empty()) {
+    return Bad("tls_client_cert_file",
+               "and tls_client_key_file must be set together");
+  }
+  for (auto [name, path] :
+       {std::pair{"tls_ca_file", &config.tls_ca_file},
+        {"tls_client_cert_file", &config.tls_client_cert_file},
+        {"tls_client_key_file", &config.tls_client_key_file}}) {
+    if (path->empty()) continue;
+    std::FILE* file = std::fopen(path->c_str(), "rb");
+    if (file == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("config: ", name, " \"", *path,
+                       "\" cannot be read: ", std::strerror(errno)));
+    }
+    std::fclose(file);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -65,6 +98,7 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.io_threads < 0 || config.io_threads > 256) {
     return Bad("io_threads", "must be between 0 and 256");
   }
+  SC_RETURN_IF_ERROR(ValidateTlsConfig(config));
   return absl::OkStatus();
 }
 

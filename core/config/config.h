@@ -95,9 +95,24 @@ struct Config {
   // Asio I/O threads for upstream and admin traffic. 0 means one per core.
   // Default: 0.
   int io_threads = 0;
+
+  // --- TLS to upstreams
+  // ---------------------------------------------------------------
+  // https upstreams are always verified against the system CA bundle plus
+  // these settings; http upstreams ignore them.
+  // PEM file of extra CAs to trust (a private PKI). Default: empty.
+  std::string tls_ca_file;
+  // PEM client certificate chain and its unencrypted key, for upstreams that
+  // require mTLS. Both or neither. Default: empty.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  // Lowest TLS version offered: "1.2" or "1.3". Default: "1.2".
+  std::string tls_min_version = "1.2";
 };
 
-// OK, or InvalidArgument naming the first bad field.
+// OK, or InvalidArgument naming the first bad field; FailedPrecondition when a
+// TLS file cannot be read (server.cc's TlsContext::Create then checks that it
+// parses).
 absl::Status ValidateConfig(const Config& config);
 
 }  // namespace shadowcat

@@ -3,35 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "boost/asio/buffer.hpp"
-#include "boost/asio/error.hpp"
-
 namespace shadowcat {
-namespace {
-
-// An idle HTTP/1.1 connection has nothing to read. Readable-at-EOF means the
-// server closed it while it sat here; stray bytes mean it cannot be trusted for
-// the next response. Either way reusing it would only fail or confuse the next
-// exchange.
-bool LooksReusable(ConnectionPool::Socket& socket) {
-  boost::system::error_code ec;
-  socket.non_blocking(true, ec);
-  if (ec) return false;
-  char byte;
-  socket.receive(boost::asio::buffer(&byte, 1),
-                 ConnectionPool::Socket::message_peek, ec);
-  boost::system::error_code ignored;
-  socket.non_blocking(false, ignored);
-  return ec == boost::asio::error::would_block;
-}
-
-void CloseSocket(ConnectionPool::Socket& socket) {
-  boost::system::error_code ignored;
-  socket.shutdown(ConnectionPool::Socket::shutdown_both, ignored);
-  socket.close(ignored);
-}
-
-}  // namespace
 
 ConnectionPool::ConnectionPool(size_t max_idle_per_origin,
                                absl::Duration idle_timeout)
@@ -45,11 +17,10 @@ bool ConnectionPool::Expired(const Idle& idle, Clock::time_point now) const {
   return now - idle.since >= idle_timeout_;
 }
 
-std::unique_ptr<ConnectionPool::Socket> ConnectionPool::Take(
-    const std::string& origin) {
+ConnectionPool::Connection ConnectionPool::Take(const std::string& origin) {
   while (true) {
-    std::unique_ptr<Socket> candidate;
-    std::vector<std::unique_ptr<Socket>> stale;
+    Connection candidate;
+    std::vector<Connection> stale;
     {
       absl::MutexLock lock(&mu_);
       auto it = idle_.find(origin);
@@ -57,43 +28,42 @@ std::unique_ptr<ConnectionPool::Socket> ConnectionPool::Take(
       std::deque<Idle>& list = it->second;
       if (Expired(list.back(), Clock::now())) {
         // Oldest at the front: when the newest expired, all did.
-        for (auto& entry : list) stale.push_back(std::move(entry.socket));
+        for (auto& entry : list) stale.push_back(std::move(entry.connection));
         list.clear();
       } else {
         // Newest first: the least likely to have been timed out by the server.
-        candidate = std::move(list.back().socket);
+        candidate = std::move(list.back().connection);
         list.pop_back();
       }
       if (list.empty()) idle_.erase(it);
     }
-    // Checking and closing sockets are system calls: done outside the lock.
-    for (auto& socket : stale) CloseSocket(*socket);
+    // Checking and closing connections are system calls: done outside the lock.
+    for (auto& connection : stale) connection->Close();
     if (candidate == nullptr) return nullptr;
-    if (LooksReusable(*candidate)) return candidate;
-    CloseSocket(*candidate);
+    if (candidate->LooksReusable()) return candidate;
+    candidate->Close();
   }
 }
 
-void ConnectionPool::Put(const std::string& origin,
-                         std::unique_ptr<Socket> socket) {
-  if (socket == nullptr) return;
-  std::vector<std::unique_ptr<Socket>> evicted;
+void ConnectionPool::Put(const std::string& origin, Connection connection) {
+  if (connection == nullptr) return;
+  std::vector<Connection> evicted;
   {
     absl::MutexLock lock(&mu_);
     if (closed_ || max_idle_per_origin_ == 0) {
-      evicted.push_back(std::move(socket));
+      evicted.push_back(std::move(connection));
     } else {
       std::deque<Idle>& list = idle_[origin];
       const Clock::time_point now = Clock::now();
       while (!list.empty() && (list.size() >= max_idle_per_origin_ ||
                                Expired(list.front(), now))) {
-        evicted.push_back(std::move(list.front().socket));
+        evicted.push_back(std::move(list.front().connection));
         list.pop_front();
       }
-      list.push_back(Idle{std::move(socket), now});
+      list.push_back(Idle{std::move(connection), now});
     }
   }
-  for (auto& s : evicted) CloseSocket(*s);
+  for (auto& c : evicted) c->Close();
 }
 
 void ConnectionPool::Close() {
@@ -104,7 +74,7 @@ void ConnectionPool::Close() {
     idle.swap(idle_);
   }
   for (auto& [origin, list] : idle) {
-    for (auto& entry : list) CloseSocket(*entry.socket);
+    for (auto& entry : list) entry.connection->Close();
   }
 }
 

@@ -4,10 +4,11 @@
 // Idle keep-alive connections, per origin, shared by every exchange of one
 // HttpClient.
 //
-// Thread-safe (one mutex). A pooled socket has no operation pending and belongs
-// to the pool; Take() hands ownership to one exchange, which then uses it on
-// its own strand. The sockets run on the io_context's plain executor, so any
-// strand may reuse them.
+// Thread-safe (one mutex). A pooled connection has no operation pending and
+// belongs to the pool; Take() hands ownership to one exchange, which then uses
+// it on its own strand. Connections run on the io_context's plain executor, so
+// any strand may reuse them. TLS connections are pooled like plain ones: the
+// origin key ("https://host:port") keeps them apart.
 
 #include <chrono>
 #include <cstddef>
@@ -19,13 +20,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "boost/asio/ip/tcp.hpp"
+#include "core/http/http_connection.h"
 
 namespace shadowcat {
 
 class ConnectionPool {
  public:
-  using Socket = boost::asio::ip::tcp::socket;
+  using Connection = std::shared_ptr<HttpConnection>;
 
   // Keeps at most `max_idle_per_origin` connections per origin (0 disables
   // pooling) and reuses none that has been idle longer than `idle_timeout`.
@@ -37,12 +38,12 @@ class ConnectionPool {
   // The most recently parked connection to `origin` that is fresh and still
   // open, or nullptr. Expired connections, and ones the peer closed or wrote to
   // while idle, are closed on the way.
-  std::unique_ptr<Socket> Take(const std::string& origin);
+  Connection Take(const std::string& origin);
 
-  // Parks `socket` (open, nothing pending, nothing unread). When the origin is
-  // full the oldest idle connection is closed. After Close() the socket is
-  // closed instead.
-  void Put(const std::string& origin, std::unique_ptr<Socket> socket);
+  // Parks `connection` (open, nothing pending, nothing unread) under `origin`
+  // (Url::Origin(), scheme included). When the origin is full the oldest idle
+  // connection is closed. After Close() the connection is closed instead.
+  void Put(const std::string& origin, Connection connection);
 
   // Closes every idle connection and refuses new ones. Idempotent.
   void Close();
@@ -53,7 +54,7 @@ class ConnectionPool {
  private:
   using Clock = std::chrono::steady_clock;
   struct Idle {
-    std::unique_ptr<Socket> socket;
+    Connection connection;
     Clock::time_point since;
   };
 

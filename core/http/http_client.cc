@@ -19,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/bind_executor.hpp"
-#include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -29,6 +28,8 @@
 #include "core/common/log.h"
 #include "core/http/beast_status.h"
 #include "core/http/connection_pool.h"
+#include "core/http/http_connection.h"
+#include "core/http/tls_context.h"
 
 namespace shadowcat {
 namespace {
@@ -44,6 +45,8 @@ using ErrorCode = boost::system::error_code;
 constexpr absl::Duration kNoTimeout = absl::Hours(24 * 365);
 // Beast stores field lengths in 16 bits and throws beyond that.
 constexpr size_t kMaxFieldBytes = 60000;
+constexpr absl::string_view kNotRetried =
+    "not retried because the request may have been received";
 
 beast::string_view ToBeast(absl::string_view s) { return {s.data(), s.size()}; }
 
@@ -87,11 +90,28 @@ class ClientState {
   ClientState(asio::io_context& ioc, HttpClientOptions options)
       : ioc_(ioc),
         options_(options),
-        pool_(options.max_idle_per_origin, options.idle_timeout) {}
+        pool_(options.max_idle_per_origin, options.idle_timeout) {
+    if (options_.tls != nullptr) return;
+    // Without a configured context, https upstreams get the defaults (system
+    // CAs, TLS 1.2+). Should even that fail, only https exchanges fail, with
+    // the reason, and plain http keeps working.
+    absl::StatusOr<std::shared_ptr<TlsContext>> tls =
+        TlsContext::Create(TlsOptions{});
+    if (tls.ok()) {
+      options_.tls = *std::move(tls);
+    } else {
+      tls_status_ = tls.status();
+    }
+  }
 
   asio::io_context& ioc() { return ioc_; }
   const HttpClientOptions& options() const { return options_; }
   ConnectionPool& pool() { return pool_; }
+  // The context for https exchanges, or why there is none.
+  absl::StatusOr<std::shared_ptr<TlsContext>> tls() const {
+    if (options_.tls == nullptr) return tls_status_;
+    return options_.tls;
+  }
 
   // Returns the exchange's id, or 0 once shut down.
   uint64_t Register(std::weak_ptr<ExchangeImpl> exchange) {
@@ -111,7 +131,8 @@ class ClientState {
 
  private:
   asio::io_context& ioc_;
-  const HttpClientOptions options_;
+  HttpClientOptions options_;  // Constant once constructed.
+  absl::Status tls_status_;
   ConnectionPool pool_;
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -120,10 +141,11 @@ class ClientState {
       ABSL_GUARDED_BY(mu_);
 };
 
-// One request/response. All private methods run on strand_, which wraps the
-// caller's executor, so the handlers run there too and never concurrently. The
-// socket lives on the io_context's plain executor (so a pooled connection can
-// move between strands); its completion handlers are bound to strand_.
+// One request/response: the retry policy and HTTP framing on top of one
+// HttpConnection. All private methods run on strand_, which wraps the caller's
+// executor, so the handlers run there too and never concurrently. The
+// connection lives on the io_context's plain executor (so a pooled connection
+// can move between strands); its completion handlers are bound to strand_.
 class ExchangeImpl : public HttpExchange,
                      public std::enable_shared_from_this<ExchangeImpl> {
  public:
@@ -186,13 +208,10 @@ class ExchangeImpl : public HttpExchange,
       Fail(absl::CancelledError("http client is shut down"));
       return;
     }
-    if (request_.url.scheme == "https") {
-      Fail(absl::UnimplementedError("https upstreams are not supported yet"));
-      return;
-    }
-    if (request_.url.scheme != "http" || request_.url.host.empty() ||
-        request_.url.port == 0 || request_.url.target.empty() ||
-        request_.url.target.front() != '/') {
+    const bool https = request_.url.scheme == "https";
+    if ((!https && request_.url.scheme != "http") ||
+        request_.url.host.empty() || request_.url.port == 0 ||
+        request_.url.target.empty() || request_.url.target.front() != '/') {
       Fail(absl::InvalidArgumentError("request url is not a parsed http url"));
       return;
     }
@@ -200,9 +219,19 @@ class ExchangeImpl : public HttpExchange,
       Fail(std::move(status));
       return;
     }
+    if (https) {
+      absl::StatusOr<std::shared_ptr<TlsContext>> tls = client_->tls();
+      if (!tls.ok()) {
+        Fail(tls.status());
+        return;
+      }
+      tls_ = *std::move(tls);
+    }
+    // The origin carries the scheme, so http and https connections to one
+    // host:port never share a pool slot.
     origin_ = request_.url.Origin();
-    socket_ = client_->pool().Take(origin_);
-    if (socket_ != nullptr) {
+    conn_ = client_->pool().Take(origin_);
+    if (conn_ != nullptr) {
       reused_ = true;
       DoWrite();
     } else {
@@ -221,6 +250,8 @@ class ExchangeImpl : public HttpExchange,
       wire_.method(verb);
     }
     head_request_ = verb == http::verb::head;
+    idempotent_ = verb == http::verb::get || verb == http::verb::head ||
+                  verb == http::verb::delete_;
     wire_.version(11);
     wire_.target(ToBeast(request_.url.target));
     wire_.set(http::field::host, ToBeast(request_.url.HostHeader()));
@@ -265,30 +296,24 @@ class ExchangeImpl : public HttpExchange,
                                                " failed: ", ec.message())));
       return;
     }
-    socket_ = std::make_unique<tcp::socket>(client_->ioc());
-    asio::async_connect(
-        *socket_, results,
-        asio::bind_executor(strand_, [self = shared_from_this()](
-                                         ErrorCode ec, const tcp::endpoint&) {
-          self->OnConnect(ec);
-        }));
+    // The connect timer keeps running through the TLS handshake: a peer
+    // that accepts but never answers the ClientHello is as dead as one that
+    // never accepts.
+    conn_ = HttpConnection::Create(client_->ioc(), tls_, request_.url.host,
+                                   origin_);
+    conn_->AsyncConnect(results, strand_,
+                        [self = shared_from_this()](absl::Status status) {
+                          self->OnConnect(std::move(status));
+                        });
   }
 
-  void OnConnect(ErrorCode ec) {
+  void OnConnect(absl::Status status) {
     if (done_) return;
     DisarmTimer();
-    if (ec) {
-      absl::Status status =
-          ErrorCodeToStatus(ec, absl::StrCat("connecting to ", origin_));
-      // Nobody but our timer aborts a connect, and the timer finishes the
-      // exchange itself; an abort here is still a failed connect.
-      if (absl::IsCancelled(status))
-        status = absl::UnavailableError(status.message());
+    if (!status.ok()) {
       Fail(std::move(status));
       return;
     }
-    ErrorCode ignored;
-    socket_->set_option(tcp::no_delay(true), ignored);
     DoWrite();
   }
 
@@ -297,17 +322,18 @@ class ExchangeImpl : public HttpExchange,
     // A peer that never reads our request is as silent as one that never
     // answers.
     ArmTimer(options_.read_timeout);
-    http::async_write(*socket_, wire_,
-                      asio::bind_executor(strand_, [self = shared_from_this()](
-                                                       ErrorCode ec, size_t) {
+    conn_->AsyncWrite(wire_, strand_,
+                      [self = shared_from_this()](ErrorCode ec, size_t) {
                         self->OnWrite(ec);
-                      }));
+                      });
   }
 
   void OnWrite(ErrorCode ec) {
     if (done_) return;
     DisarmTimer();
     if (ec) {
+      // A failed write delivered at most part of the request, which no server
+      // acts on, so even a POST may go again.
       if (CanRetry()) {
         Retry();
       } else {
@@ -316,6 +342,7 @@ class ExchangeImpl : public HttpExchange,
       }
       return;
     }
+    written_ = true;
     StartResponse();
   }
 
@@ -340,12 +367,11 @@ class ExchangeImpl : public HttpExchange,
       return;
     read_in_flight_ = true;
     ArmTimer(options_.read_timeout);
-    socket_->async_read_some(
+    conn_->AsyncReadSome(
         buffer_.prepare(std::max<size_t>(options_.read_buffer_bytes, 1)),
-        asio::bind_executor(
-            strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
-              self->OnRead(ec, n);
-            }));
+        strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
+          self->OnRead(ec, n);
+        });
   }
 
   void OnRead(ErrorCode ec, size_t bytes) {
@@ -354,6 +380,11 @@ class ExchangeImpl : public HttpExchange,
     DisarmTimer();
     if (bytes > 0) {
       buffer_.commit(bytes);
+      if (!got_response_bytes_ && !conn_->is_tls() && LooksLikeTls()) {
+        Fail(absl::UnavailableError(absl::StrCat(
+            "upstream ", origin_, " answered in TLS; use an https:// url")));
+        return;
+      }
       got_response_bytes_ = true;
     }
     if (ec == asio::error::eof) {
@@ -364,8 +395,13 @@ class ExchangeImpl : public HttpExchange,
       if (CanRetry()) {
         Retry();
       } else {
-        Fail(ErrorCodeToStatus(
-            ec, absl::StrCat("reading the response from ", origin_)));
+        absl::Status status = ErrorCodeToStatus(
+            ec, absl::StrCat("reading the response from ", origin_));
+        if (RefusedReplay() && absl::IsUnavailable(status)) {
+          status = absl::UnavailableError(
+              absl::StrCat(status.message(), "; ", kNotRetried));
+        }
+        Fail(std::move(status));
       }
       return;
     }
@@ -378,8 +414,18 @@ class ExchangeImpl : public HttpExchange,
       return;
     }
     if (!parser_->got_some()) {
-      Fail(absl::UnavailableError(absl::StrCat("connection to ", origin_,
-                                               " closed before a response")));
+      Fail(absl::UnavailableError(absl::StrCat(
+          "connection to ", origin_, " closed before a response",
+          RefusedReplay() ? absl::StrCat("; ", kNotRetried) : "")));
+      return;
+    }
+    if (parser_->need_eof() && conn_->truncated()) {
+      // The body ends at the close, and over TLS only a close_notify proves
+      // that the close came from the server and not from someone on the path.
+      Fail(absl::UnavailableError(
+          absl::StrCat("connection to ", origin_,
+                       " closed without a tls close_notify; the response "
+                       "body may be truncated")));
       return;
     }
     ErrorCode ec;
@@ -393,6 +439,15 @@ class ExchangeImpl : public HttpExchange,
     // A body delimited by the close is complete now (and the connection is
     // spent).
     Process();
+  }
+
+  // A TLS record header (alert 0x15 or handshake 0x16, version 3.x) where an
+  // HTTP status line should be: the URL said http to a TLS port.
+  bool LooksLikeTls() const {
+    const auto data = buffer_.data();
+    if (data.size() < 2) return false;
+    const auto* p = static_cast<const unsigned char*>(data.data());
+    return (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03;
   }
 
   // Parses what is buffered, delivering the head and body pieces, then reads
@@ -472,12 +527,23 @@ class ExchangeImpl : public HttpExchange,
     Finish(absl::OkStatus(), reusable);
   }
 
-  // Only a reused connection that died before answering is retried: the request
-  // then never reached an application (the server closed an idle connection),
-  // so sending it again is safe even for POST.
+  // Only a reused connection that died before answering is retried, since a
+  // server may close an idle keep-alive connection just as we reuse it. Once
+  // the whole request was written, though, the server may have received and
+  // acted on it before dying (F5: a tools/call would run twice), so from then
+  // on only methods that are safe to repeat (RFC 9110 section 9.2.2) go again.
   bool CanRetry() const {
-    return reused_ && !retried_ && !got_response_bytes_ &&
-           !cancel_requested_.load();
+    if (!reused_ || retried_ || got_response_bytes_ ||
+        cancel_requested_.load()) {
+      return false;
+    }
+    return !written_ || idempotent_;
+  }
+
+  // True when the only thing that stopped a replay was the request's method.
+  bool RefusedReplay() const {
+    return reused_ && !retried_ && !got_response_bytes_ && written_ &&
+           !idempotent_;
   }
 
   void Retry() {
@@ -485,6 +551,7 @@ class ExchangeImpl : public HttpExchange,
            " was closed; retrying on a new one");
     retried_ = true;
     reused_ = false;
+    written_ = false;
     CloseSocket();
     buffer_.clear();
     parser_.reset();
@@ -535,11 +602,10 @@ class ExchangeImpl : public HttpExchange,
   }
 
   void CloseSocket() {
-    if (socket_ == nullptr) return;
-    ErrorCode ignored;
-    socket_->shutdown(tcp::socket::shutdown_both, ignored);
-    socket_->close(ignored);
-    socket_.reset();
+    if (conn_ == nullptr) return;
+    // A pending operation keeps the connection alive until it completes.
+    conn_->Close();
+    conn_.reset();
   }
 
   void Fail(absl::Status status) {
@@ -552,8 +618,8 @@ class ExchangeImpl : public HttpExchange,
     phase_ = Phase::kDone;
     DisarmTimer();
     resolver_.cancel();
-    if (socket_ != nullptr && reusable && status.ok()) {
-      client_->pool().Put(origin_, std::move(socket_));
+    if (conn_ != nullptr && reusable && status.ok()) {
+      client_->pool().Put(origin_, std::move(conn_));
     } else {
       // Also aborts whatever operation is pending; its handler sees done_ and
       // returns.
@@ -579,7 +645,8 @@ class ExchangeImpl : public HttpExchange,
   http::request<http::string_body> wire_;
   bool head_request_ = false;
   tcp::resolver resolver_;
-  std::unique_ptr<tcp::socket> socket_;
+  std::shared_ptr<TlsContext> tls_;  // Set for https.
+  std::shared_ptr<HttpConnection> conn_;
   asio::steady_timer timer_;
   uint64_t timer_generation_ = 0;
   beast::flat_buffer buffer_;
@@ -588,6 +655,8 @@ class ExchangeImpl : public HttpExchange,
   Phase phase_ = Phase::kStarting;
   bool reused_ = false;
   bool retried_ = false;
+  bool idempotent_ = false;  // GET, HEAD, DELETE: may be sent twice.
+  bool written_ = false;     // The whole request reached the socket.
   bool got_response_bytes_ = false;
   bool read_in_flight_ = false;
   bool done_ = false;

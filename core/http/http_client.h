@@ -2,8 +2,8 @@
 #define SHADOWCAT_CORE_HTTP_HTTP_CLIENT_H_
 
 // Async HTTP/1.1 client over Boost.Beast with keep-alive connections per origin
-// and streaming response bodies. Plain http:// only for now (https:
-// Unimplemented).
+// and streaming response bodies, to http:// and https:// upstreams (TLS through
+// OpenSSL, peer always verified; see TlsContext).
 //
 // Threading: Start() may be called from any thread. Every handler of one
 // exchange runs on the executor passed to Start() (typically the owning
@@ -26,6 +26,7 @@
 #include "boost/asio/any_io_executor.hpp"
 #include "boost/asio/io_context.hpp"
 #include "core/http/header_list.h"
+#include "core/http/tls_context.h"
 #include "core/http/url.h"
 
 namespace shadowcat {
@@ -42,11 +43,17 @@ struct HttpClientOptions {
   // Bytes read from the socket at a time, and the most a single on_body call
   // carries. Default: 8 KiB.
   size_t read_buffer_bytes = 8 << 10;
-  // Idle keep-alive connections kept per origin (host:port). Default: 4.
+  // Idle keep-alive connections kept per origin (scheme://host:port).
+  // Default: 4.
   size_t max_idle_per_origin = 4;
   // An idle pooled connection older than this is closed instead of reused.
   // Default: 30 s.
   absl::Duration idle_timeout = absl::Seconds(30);
+  // Trust, client certificate and versions for https upstreams, shared by
+  // every TLS connection. Default: null, meaning TlsContext::Create(
+  // TlsOptions{}) (system CAs, TLS 1.2+) at construction; if even that fails,
+  // https exchanges end with its error.
+  std::shared_ptr<TlsContext> tls;
 };
 
 struct HttpRequest {
@@ -75,7 +82,9 @@ struct HttpHandlers {
   // read_buffer_bytes.
   absl::AnyInvocable<void(absl::string_view chunk)> on_body;
   // The exchange ended: OK after the whole body; otherwise why (Unavailable for
-  // connect failures and drops, DeadlineExceeded for timeouts,
+  // connect failures, TLS handshake and certificate failures (the message
+  // names the cause: "certificate expired", "unknown issuer", "hostname
+  // mismatch") and drops, DeadlineExceeded for timeouts,
   // ResourceExhausted for oversized headers, Cancelled after Cancel()). Called
   // exactly once.
   absl::AnyInvocable<void(absl::Status)> on_done;
@@ -104,8 +113,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Starts `request`, reusing an idle connection to its origin when one is
-  // pooled (and retrying once on a fresh connection if a reused one turns out
-  // closed before any response byte). Handlers run on `executor`.
+  // pooled. A reused connection that turns out closed before any response
+  // byte is replaced once by a fresh one, but only if the request cannot have
+  // reached the server (its write failed) or its method is safe to repeat
+  // (GET, HEAD, DELETE); a POST that was written then fails with Unavailable.
+  // Handlers run on `executor`.
   std::shared_ptr<HttpExchange> Start(boost::asio::any_io_executor executor,
                                       HttpRequest request,
                                       HttpHandlers handlers);

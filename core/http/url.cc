@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -26,9 +29,16 @@ bool IsHostChar(char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-bool IsIpv6Literal(const std::string& host) {
+// The RFC 5952 text of an IPv6 literal ("0:0::1" -> "::1"), so that one
+// address has one origin (pool key, allowlist comparison); nullopt if invalid.
+std::optional<std::string> CanonicalIpv6(const std::string& host) {
   in6_addr addr;
-  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+  if (inet_pton(AF_INET6, host.c_str(), &addr) != 1) return std::nullopt;
+  char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(AF_INET6, &addr, text, sizeof(text)) == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(text);
 }
 
 std::string BracketedHost(const std::string& host) {
@@ -87,10 +97,12 @@ absl::StatusOr<Url> ParseUrl(absl::string_view text) {
     if (close == absl::string_view::npos) {
       return absl::InvalidArgumentError("url has an unterminated IPv6 literal");
     }
-    url.host = absl::AsciiStrToLower(authority.substr(1, close - 1));
-    if (!IsIpv6Literal(url.host)) {
+    std::optional<std::string> host =
+        CanonicalIpv6(std::string(authority.substr(1, close - 1)));
+    if (!host.has_value()) {
       return absl::InvalidArgumentError("url has an invalid IPv6 literal");
     }
+    url.host = *std::move(host);
     const absl::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') {
@@ -140,6 +152,38 @@ absl::StatusOr<Url> ParseUrl(absl::string_view text) {
     url.target = std::string(target);
   }
   return url;
+}
+
+std::string RemoveDotSegments(absl::string_view path) {
+  // The output buffer of section 5.2.4, as a stack of segments: each kept
+  // segment is "/name"; ".." pops one.
+  std::string out;
+  absl::string_view in = path;
+  while (!in.empty()) {
+    if (absl::StartsWith(in, "../")) {  // A. (relative prefixes)
+      in.remove_prefix(3);
+    } else if (absl::StartsWith(in, "./")) {
+      in.remove_prefix(2);
+    } else if (absl::StartsWith(in, "/./")) {  // B.
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (absl::StartsWith(in, "/../")) {  // C.
+      in.remove_prefix(3);
+      out.erase(std::min(out.size(), out.rfind('/')));
+    } else if (in == "/..") {
+      in = "/";
+      out.erase(std::min(out.size(), out.rfind('/')));
+    } else if (in == "." || in == "..") {  // D.
+      in = "";
+    } else {  // E. Move the first segment, with its leading '/', to out.
+      const size_t next = in.find('/', in.front() == '/' ? 1 : 0);
+      const absl::string_view segment = in.substr(0, next);
+      out.append(segment.data(), segment.size());
+      in.remove_prefix(segment.size());
+    }
+  }
+  return out;
 }
 
 }  // namespace shadowcat

@@ -12,7 +12,8 @@ namespace shadowcat {
 // An absolute http(s) URL split into what an HTTP/1.1 client needs.
 struct Url {
   std::string scheme;  // "http" or "https", lower-cased
-  std::string host;    // lower-cased; IPv6 literals without brackets
+  std::string host;    // lower-cased; IPv6 literals canonical (RFC 5952),
+                       // without brackets
   uint16_t port = 0;   // explicit or the scheme's default
   std::string
       target;  // path and query, "/" when empty; never contains a fragment
@@ -30,6 +31,12 @@ struct Url {
 // else: other schemes, userinfo, empty host, bad port, spaces or control
 // characters.
 absl::StatusOr<Url> ParseUrl(absl::string_view text);
+
+// RFC 3986 section 5.2.4 remove_dot_segments on an absolute path (no query):
+// "/a/./b/../c" -> "/a/c", "/a/.." -> "/". Only literal "." and ".." segments
+// count; percent-encoded dots are left alone (callers that care refuse them).
+// Pure.
+std::string RemoveDotSegments(absl::string_view path);
 
 }  // namespace shadowcat
 

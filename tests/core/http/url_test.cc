@@ -39,6 +39,11 @@ TEST(ParseUrlTest, AcceptsAbsoluteHttpUrls) {
        "http://[::1]:8080", "[::1]:8080", "http://[::1]:8080/mcp"},
       {"http://[2001:DB8::1]/", "http", "2001:db8::1", 80, "/",
        "http://[2001:db8::1]:80", "[2001:db8::1]", "http://[2001:db8::1]/"},
+      // One address, one origin: IPv6 literals are made canonical.
+      {"http://[0:0:0::1]:8080/mcp", "http", "::1", 8080, "/mcp",
+       "http://[::1]:8080", "[::1]:8080", "http://[::1]:8080/mcp"},
+      {"https://[2001:db8:0:0:0:0:0:1]/", "https", "2001:db8::1", 443, "/",
+       "https://[2001:db8::1]:443", "[2001:db8::1]", "https://[2001:db8::1]/"},
       {"http://h?q=1", "http", "h", 80, "/?q=1", "http://h:80", "h",
        "http://h/?q=1"},
       {"http://h#only-fragment", "http", "h", 80, "/", "http://h:80", "h",
