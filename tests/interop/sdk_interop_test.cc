@@ -1,9 +1,7 @@
 // Interop: Shadowcat against the official TypeScript MCP SDK server (npm
 // @modelcontextprotocol/sdk), in both of its response modes. The node peer is
-// tests/interop/sdk_server.mjs; scripts/test.sh passes its folder as
-// SHADOWCAT_INTEROP_DIR.
-
-#include <cstdlib>
+// tests/interop/sdk_server.mjs, found through the test's runfiles (see
+// interop_paths.h).
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/child_process.h"
+#include "tests/interop/interop_paths.h"
 #include "tests/integration/test_env.h"
 
 namespace shadowcat {
@@ -21,13 +20,13 @@ using ::testing::HasSubstr;
 class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
  protected:
   void SetUp() override {
-    const char* dir = std::getenv("SHADOWCAT_INTEROP_DIR");
     // Not a skip: without the peer the interop claim is unverified, so the test
     // fails.
-    ASSERT_NE(dir, nullptr)
-        << "SHADOWCAT_INTEROP_DIR is not set; run scripts/test.sh";
-    std::vector<std::string> argv = {"/usr/bin/env", "node",
-                                     absl::StrCat(dir, "/sdk_server.mjs"),
+    absl::StatusOr<std::string> dir = InteropDir();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    absl::StatusOr<std::string> node = NodeBinary();
+    ASSERT_TRUE(node.ok()) << node.status();
+    std::vector<std::string> argv = {*node, absl::StrCat(*dir, "/sdk_server.mjs"),
                                      "--port", "0"};
     if (GetParam()) argv.push_back("--json");
     auto peer = ChildProcess::Start(argv);
