@@ -88,19 +88,24 @@ absl::StatusOr<std::string> Runfile(absl::string_view workspace_path) {
                    absl::StrJoin(tried, ", ")));
 }
 
+absl::StatusOr<std::string> SourceFile(absl::string_view workspace_path) {
+  absl::StatusOr<std::string> runfile = Runfile(workspace_path);
+  if (!runfile.ok()) return runfile.status();
+  char real[PATH_MAX];
+  if (realpath(runfile->c_str(), real) == nullptr) {
+    return absl::InternalError(absl::StrCat("realpath(", *runfile,
+                                            ") failed: ", std::strerror(errno)));
+  }
+  return std::string(real);
+}
+
 absl::StatusOr<std::string> InteropDir(
     const std::vector<std::string>& node_packages) {
   std::string dir = Env("SHADOWCAT_INTEROP_DIR");
   if (dir.empty()) {
-    absl::StatusOr<std::string> peer = Runfile("tests/interop/sdk_server.mjs");
+    absl::StatusOr<std::string> peer = SourceFile("tests/interop/sdk_server.mjs");
     if (!peer.ok()) return peer.status();
-    char real[PATH_MAX];
-    if (realpath(peer->c_str(), real) == nullptr) {
-      return absl::InternalError(absl::StrCat("realpath(", *peer,
-                                              ") failed: ", std::strerror(errno)));
-    }
-    absl::string_view resolved(real);
-    dir = std::string(resolved.substr(0, resolved.rfind('/')));
+    dir = peer->substr(0, peer->rfind('/'));
   }
   if (!IsDirectory(dir)) {
     return absl::NotFoundError(

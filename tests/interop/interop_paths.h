@@ -24,6 +24,10 @@ namespace shadowcat {
 // NotFound when no runfiles tree holds it.
 absl::StatusOr<std::string> Runfile(absl::string_view workspace_path);
 
+// The path in the source tree of a runfile that is a source file (for example
+// "tests/conformance/shadowcat_adapter.mjs"): the realpath of its runfile.
+absl::StatusOr<std::string> SourceFile(absl::string_view workspace_path);
+
 // The source tree's tests/interop folder: $SHADOWCAT_INTEROP_DIR when set (an
 // override), else the folder of the realpath of the runfile
 // tests/interop/sdk_server.mjs. FailedPrecondition, saying to run
