@@ -1,15 +1,11 @@
 // Interop: Shadowcat against the official TypeScript MCP SDK server (npm
 // @modelcontextprotocol/sdk), in both of its response modes. The node peer is
 // tests/interop/sdk_server.mjs, found through the test's runfiles (see
-// interop_paths.h).
+// interop_paths.h and node_peer.h).
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/fakes/child_process.h"
-#include "tests/interop/interop_paths.h"
+#include "tests/interop/node_peer.h"
 #include "tests/integration/test_env.h"
 
 namespace shadowcat {
@@ -22,23 +18,13 @@ class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
   void SetUp() override {
     // Not a skip: without the peer the interop claim is unverified, so the test
     // fails.
-    absl::StatusOr<std::string> dir = InteropDir();
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    absl::StatusOr<std::string> node = NodeBinary();
-    ASSERT_TRUE(node.ok()) << node.status();
-    std::vector<std::string> argv = {*node, absl::StrCat(*dir, "/sdk_server.mjs"),
-                                     "--port", "0"};
-    if (GetParam()) argv.push_back("--json");
-    auto peer = ChildProcess::Start(argv);
+    std::vector<std::string> args;
+    if (GetParam()) args.push_back("--json");
+    absl::StatusOr<NodePeer> peer =
+        StartNodePeer("sdk_server.mjs", args, {"@modelcontextprotocol/sdk"});
     ASSERT_TRUE(peer.ok()) << peer.status();
     peer_ = *std::move(peer);
-    absl::StatusOr<std::string> line =
-        peer_->WaitForLine("LISTENING ", absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status();
-    uint32_t port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(*line, "LISTENING "), &port))
-        << *line;
-    url_ = absl::StrCat("http://127.0.0.1:", port, "/mcp");
+    url_ = peer_.url;
     shadowcat_ = StartShadowcat({url_});
     ASSERT_NE(shadowcat_.server, nullptr);
   }
@@ -52,7 +38,7 @@ class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
     return shadowcat_.stub->Call(Ctx().get(), request, response);
   }
 
-  std::unique_ptr<ChildProcess> peer_;
+  NodePeer peer_;
   std::string url_;
   TestShadowcat shadowcat_;
 };

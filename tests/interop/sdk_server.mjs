@@ -12,7 +12,8 @@
 // resumable (SEP-1699): each stream starts with a priming event (an id and empty data; with
 // --retry-ms also `retry: N`), every event carries an id, and a GET with Last-Event-ID
 // replays what the stream sent after that id. --log-requests prints one stdout line per HTTP
-// request, `HTTP <METHOD> last-event-id=<id or ->`, for tests that check how a client resumed.
+// request, `HTTP <METHOD> <JSON-RPC method or -> last-event-id=<id or ->`, for tests that
+// check how a client resumed.
 //
 // Tools: echo {text}, add {a, b}; and, for streams:
 //   progress {steps, delayMs}         `steps` notifications/progress (to the request's
@@ -347,9 +348,6 @@ async function handle(req, res) {
   }
 
   const lastEventId = req.headers['last-event-id'];
-  if (args['log-requests']) {
-    process.stdout.write(`HTTP ${req.method} last-event-id=${lastEventId ?? '-'}\n`);
-  }
 
   let body;
   if (req.method === 'POST') {
@@ -366,6 +364,11 @@ async function handle(req, res) {
       sendJsonRpcError(res, 400, -32700, 'Parse error');
       return;
     }
+  }
+
+  if (args['log-requests']) {
+    const rpc = body !== null && typeof body === 'object' && typeof body.method === 'string' ? body.method : '-';
+    process.stdout.write(`HTTP ${req.method} ${rpc} last-event-id=${lastEventId ?? '-'}\n`);
   }
 
   const sessionId = req.headers['mcp-session-id'];
