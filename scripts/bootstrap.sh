@@ -28,9 +28,22 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The official TypeScript MCP SDK, used as the interop upstream in tests/interop.
-if [ ! -d tests/interop/node_modules/@modelcontextprotocol/sdk ]; then
-  echo "bootstrap: npm install in tests/interop"
-  (cd tests/interop && npm install --no-audit --no-fund --silent)
+# The npm packages of tests/interop (the TypeScript MCP SDK and server-everything as interop
+# upstreams, the MCP conformance suite, gRPC for its adapter), at the versions package.json
+# pins, from package-lock.json. Runs npm only when one is missing or at another version, so a
+# second run needs no network.
+interop_npm_ok() {
+  (cd tests/interop && node -e '
+    const deps = require("./package.json").dependencies;
+    for (const [name, version] of Object.entries(deps)) {
+      let installed;
+      try { installed = require(`./node_modules/${name}/package.json`).version; } catch {}
+      if (installed !== version) process.exit(1);
+    }') 2>/dev/null
+}
+if ! interop_npm_ok; then
+  echo "bootstrap: npm ci in tests/interop"
+  (cd tests/interop && npm ci --no-audit --no-fund --silent)
+  interop_npm_ok || { echo "bootstrap: tests/interop npm packages still missing"; exit 1; }
 fi
 echo "bootstrap: ok"

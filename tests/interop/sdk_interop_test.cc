@@ -1,16 +1,11 @@
 // Interop: Shadowcat against the official TypeScript MCP SDK server (npm
 // @modelcontextprotocol/sdk), in both of its response modes. The node peer is
-// tests/interop/sdk_server.mjs; scripts/test.sh passes its folder as
-// SHADOWCAT_INTEROP_DIR.
+// tests/interop/sdk_server.mjs, found through the test's runfiles (see
+// interop_paths.h and node_peer.h).
 
-#include <cstdlib>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/fakes/child_process.h"
+#include "tests/interop/node_peer.h"
 #include "tests/integration/test_env.h"
 
 namespace shadowcat {
@@ -21,25 +16,15 @@ using ::testing::HasSubstr;
 class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
  protected:
   void SetUp() override {
-    const char* dir = std::getenv("SHADOWCAT_INTEROP_DIR");
     // Not a skip: without the peer the interop claim is unverified, so the test
     // fails.
-    ASSERT_NE(dir, nullptr)
-        << "SHADOWCAT_INTEROP_DIR is not set; run scripts/test.sh";
-    std::vector<std::string> argv = {"/usr/bin/env", "node",
-                                     absl::StrCat(dir, "/sdk_server.mjs"),
-                                     "--port", "0"};
-    if (GetParam()) argv.push_back("--json");
-    auto peer = ChildProcess::Start(argv);
+    std::vector<std::string> args;
+    if (GetParam()) args.push_back("--json");
+    absl::StatusOr<NodePeer> peer =
+        StartNodePeer("sdk_server.mjs", args, {"@modelcontextprotocol/sdk"});
     ASSERT_TRUE(peer.ok()) << peer.status();
     peer_ = *std::move(peer);
-    absl::StatusOr<std::string> line =
-        peer_->WaitForLine("LISTENING ", absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status();
-    uint32_t port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(*line, "LISTENING "), &port))
-        << *line;
-    url_ = absl::StrCat("http://127.0.0.1:", port, "/mcp");
+    url_ = peer_.url;
     shadowcat_ = StartShadowcat({url_});
     ASSERT_NE(shadowcat_.server, nullptr);
   }
@@ -53,7 +38,7 @@ class SdkInteropTest : public ::testing::TestWithParam<bool /*json*/> {
     return shadowcat_.stub->Call(Ctx().get(), request, response);
   }
 
-  std::unique_ptr<ChildProcess> peer_;
+  NodePeer peer_;
   std::string url_;
   TestShadowcat shadowcat_;
 };
