@@ -709,6 +709,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
       });
       return;
     }
+    // Streamed events must leave at once, not wait behind Nagle for the ACK
+    // of the previous segment (an SSE server must not buffer, SS-10).
+    ErrorCode ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     const uint64_t id = state_->NextConnectionId();
     auto conn = std::make_shared<Connection>(std::move(socket), state_, id);
     // A refused registration (server stopping) drops `conn`, closing the

@@ -349,9 +349,11 @@ TEST(ServerStreamTest, SS09_KeepaliveCommentsKeepAQuietStreamAlive) {
   // Three read timeouts long, with nothing but comments.
   absl::SleepFor(absl::Milliseconds(900));
   EXPECT_EQ(RequestsOf(env, "GET").size(), 1u);
+  // after_sequence 0: the message may land before the subscription does.
+  v1::SubscribeRequest subscribe = SubscribeTo(session);
+  subscribe.set_after_sequence(0);
   auto context = Ctx();
-  auto reader =
-      env.shadowcat.stub->Subscribe(context.get(), SubscribeTo(session));
+  auto reader = env.shadowcat.stub->Subscribe(context.get(), subscribe);
   env.upstream->PushServerMessage(Note(7));
   v1::ServerMessage message;
   ASSERT_TRUE(reader->Read(&message));

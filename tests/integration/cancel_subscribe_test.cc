@@ -259,6 +259,8 @@ TEST(SubscribeTest, AServerRequestOnAUnaryCallReachesSubscribersAndIsAnswered) {
   auto context = Ctx();
   auto reader =
       env.shadowcat.stub->Subscribe(context.get(), SubscribeTo(session));
+  // The subscriber is in once its GET went out (the fake answers 405).
+  ASSERT_TRUE(env.upstream->WaitForRpc("GET", nullptr));
   ScriptedReply reply;
   reply.sse = true;
   reply.messages_before = {
