@@ -164,6 +164,9 @@ class Session : public UpstreamStreamDelegate,
   bool is_open() const { return open_.load(std::memory_order_acquire); }
   // When the session was last used by a caller (for idle expiry).
   absl::Time last_used() const;
+  // Calls in flight or subscribers attached: the session is in use however
+  // long ago its last call started. Thread-safe and cheap.
+  bool busy() const { return busy_.load(std::memory_order_relaxed); }
   // The upstream URL without userinfo, query or fragment (for logs).
   std::string RedactedUrl() const;
 
@@ -243,6 +246,8 @@ class Session : public UpstreamStreamDelegate,
   void SendDelete(absl::AnyInvocable<void(bool)> done);
   SessionSnapshot MakeSnapshot() const;
   void Touch();
+  // Recomputes busy_ after calls or subscribers came or went.
+  void UpdateBusy();
   // Headers of every request after initialize (VN-04, SM-03, AU-02).
   HeaderList SessionHeaders() const;
 
@@ -285,6 +290,7 @@ class Session : public UpstreamStreamDelegate,
   uint64_t requests_total_ = 0;
 
   std::atomic<bool> open_{false};
+  std::atomic<bool> busy_{false};
   std::atomic<int64_t> last_used_unix_nanos_;
 };
 

@@ -319,9 +319,12 @@ void SessionManager::Sweep() {
     absl::MutexLock lock(&mu_);
     for (auto& [id, session] : sessions_) {
       // Expired upstream (HTTP 404) but not looked up since, or unused for too
-      // long.
-      if (session->last_used() < cutoff || !session->is_open())
+      // long: no new call, and nothing in flight or subscribed (a backend
+      // listening on Subscribe for hours is using its session).
+      if (!session->is_open() ||
+          (session->last_used() < cutoff && !session->busy())) {
         idle.push_back(session);
+      }
     }
   }
   for (auto& session : idle) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/common/asio_time.h"
 #include "core/common/check.h"
 
 namespace shadowcat {
@@ -26,11 +27,6 @@ std::optional<StreamState> GaugeState(UpstreamStream::State state) {
     default:
       return std::nullopt;
   }
-}
-
-asio::steady_timer::duration ToTimerDuration(absl::Duration d) {
-  return std::chrono::duration_cast<asio::steady_timer::duration>(
-      absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
 }
 
 }  // namespace
@@ -133,9 +129,9 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
   if (options_.kind == StreamKind::kPost &&
       (head.status == 202 || head.status == 204)) {
     // SH-06: a request answered without a response must not hang the caller.
-    EndWith(absl::UnavailableError(absl::StrCat(
-                "upstream sent an invalid response: HTTP ", head.status,
-                " answered a request")),
+    EndWith(absl::UnavailableError(
+                absl::StrCat("upstream sent an invalid response: HTTP ",
+                             head.status, " answered a request")),
             StreamReason::kBadResponse);
     return;
   }
@@ -264,11 +260,10 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
       end.http_status = http_status_;
       end.error_body = std::move(body_);
       end.reason = StreamReason::kHttpError;
-      end.status = absl::UnavailableError(
-          absl::StrCat("upstream returned HTTP ", http_status_, " for ",
-                       options_.kind == StreamKind::kPost && !resumed_connection_
-                           ? "POST"
-                           : "GET"));
+      end.status = absl::UnavailableError(absl::StrCat(
+          "upstream returned HTTP ", http_status_, " for ",
+          options_.kind == StreamKind::kPost && !resumed_connection_ ? "POST"
+                                                                     : "GET"));
       if (resumed_connection_ || options_.kind == StreamKind::kGet) {
         if (http_status_ == 405) {
           // SS-04: no server stream here; not an error, and never retried.
@@ -312,10 +307,10 @@ void UpstreamStream::OnSseEnded(absl::Status status) {
   }
   policy_.OnConnectionEnded(progress);
   if (!policy_.ShouldRetry()) {
-    EndWith(absl::UnavailableError(absl::StrCat(
-                "upstream SSE stream dropped; gave up after ",
-                policy_.attempts_without_progress() - 1,
-                " reconnects without a new event")),
+    EndWith(absl::UnavailableError(
+                absl::StrCat("upstream SSE stream dropped; gave up after ",
+                             policy_.attempts_without_progress() - 1,
+                             " reconnects without a new event")),
             StreamReason::kExhausted);
     return;
   }
@@ -364,7 +359,8 @@ void UpstreamStream::End(StreamEnd end) {
   if (finished()) return;
   reconnect_timer_.cancel();
   stall_timer_.cancel();
-  const bool closed = end.status.ok() || end.reason == StreamReason::kUnsupported;
+  const bool closed =
+      end.status.ok() || end.reason == StreamReason::kUnsupported;
   SetState(closed ? State::kClosed : State::kFailed, end.reason);
   ++connection_;
   if (exchange_ != nullptr) {
@@ -402,12 +398,11 @@ void UpstreamStream::ArmStallTimer() {
       [weak = weak_from_this()](boost::system::error_code ec) {
         auto self = weak.lock();
         if (ec || self == nullptr || !self->paused_ || self->finished()) return;
-        self->EndWith(
-            absl::ResourceExhaustedError(absl::StrCat(
-                "the backend read nothing for ",
-                absl::FormatDuration(self->options_.stall_timeout),
-                " (--stream_stall_timeout)")),
-            StreamReason::kStalled);
+        self->EndWith(absl::ResourceExhaustedError(absl::StrCat(
+                          "the backend read nothing for ",
+                          absl::FormatDuration(self->options_.stall_timeout),
+                          " (--stream_stall_timeout)")),
+                      StreamReason::kStalled);
       });
 }
 

@@ -1,0 +1,283 @@
+// Session: requests, cancellation, notifications and responses to the
+// upstream (the class is declared in session.h; this file holds its calls).
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "core/common/asio_time.h"
+#include "core/common/check.h"
+#include "core/common/log.h"
+#include "core/jsonrpc/json_path.h"
+#include "core/jsonrpc/json_scan.h"
+#include "core/jsonrpc/jsonrpc_message.h"
+#include "core/session/session.h"
+#include "core/session/upstream_errors.h"
+
+namespace shadowcat {
+
+namespace asio = boost::asio;
+
+// --- Calls -----------------------------------------------------------------
+
+void Session::Call(CallParams params, std::shared_ptr<EventSink> sink) {
+  Touch();
+  asio::post(strand_, [self = shared_from_this(), params = std::move(params),
+                       sink = std::move(sink)]() mutable {
+    self->DoCall(std::move(params), std::move(sink));
+  });
+}
+
+void Session::DoCall(CallParams params, std::shared_ptr<EventSink> sink) {
+  SC_DCHECK_ON_STRAND(strand_);
+  absl::Status started =
+      state_ == State::kOpen
+          ? StartCall(std::move(params), sink)
+          : absl::NotFoundError("session is closed or expired");
+  if (!started.ok()) sink->Finish(std::move(started));
+}
+
+absl::Status Session::StartCall(CallParams params,
+                                std::shared_ptr<EventSink> sink) {
+  SC_DCHECK_ON_STRAND(strand_);
+  const bool is_init = state_ == State::kInitializing;
+  std::string handle = std::move(params.handle);
+  if (handle.empty()) {
+    handle = absl::StrCat("sc-", next_handle_++);
+  } else if (handles_.contains(handle)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id \"", handle, "\" names a call already in flight"));
+  }
+  const MethodLabel label = ClassifyMethod(params.method);
+  absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
+      AcquirePermits(label);
+  if (!permits.ok()) return permits.status();
+
+  PendingCall call;
+  call.id_raw = absl::StrCat(next_request_id_++);
+  call.handle = handle;
+  call.label = label;
+  call.sink = std::move(sink);
+  call.stream_messages = params.stream_messages;
+  call.started = absl::Now();
+  std::string params_raw = std::move(params.params_raw);
+  // PX-02/PG-01: callers sharing the session may pick the same token, so the
+  // upstream sees ours, unique per request, and progress maps back.
+  if (std::optional<absl::string_view> token =
+          params_raw.empty()
+              ? std::nullopt
+              : FindMemberPath(params_raw, {"_meta", "progressToken"})) {
+    call.caller_progress_token = std::string(*token);
+    call.progress_token =
+        QuoteJsonString(absl::StrCat("shadowcat-", id_, "-", call.id_raw));
+    params_raw = ReplaceSpan(params_raw, *token, call.progress_token);
+  }
+
+  UpstreamStreamOptions options;
+  options.kind = StreamKind::kPost;
+  // VN-08: nothing session-bound on initialize.
+  options.post_headers = is_init ? params_.extra_headers : SessionHeaders();
+  options.post_body = BuildRequest(call.id_raw, params.method, params_raw);
+  options.expects_response = true;
+  call.stream = NewStream(std::move(options), *std::move(permits));
+  stream_calls_.emplace(call.stream.get(), call.id_raw);
+  if (is_init) init_stream_ = call.stream.get();
+
+  absl::Time deadline = params.deadline;
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = absl::Now() + params_.request_timeout;
+  }
+  call.deadline = std::make_unique<asio::steady_timer>(strand_);
+  call.deadline->expires_after(ToTimerDuration(deadline - absl::Now()));
+  call.deadline->async_wait([weak = weak_from_this(), id_raw = call.id_raw,
+                             is_init](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr) return;
+    self->FinishCall(id_raw,
+                     absl::DeadlineExceededError(
+                         "deadline passed before the upstream answered"),
+                     is_init ? std::nullopt  // CN-03
+                             : std::optional<std::string>("deadline exceeded"));
+  });
+
+  AttachSink(*call.sink);
+  call.sink->Started(handle);
+  handles_.emplace(handle, call.id_raw);
+  if (!call.progress_token.empty()) {
+    progress_.emplace(call.progress_token, call.id_raw);
+  }
+  ++requests_total_;
+  deps_.metrics.upstream_requests_active().Increment();
+  std::shared_ptr<UpstreamStream> stream = call.stream;
+  pending_.emplace(call.id_raw, std::move(call));
+  UpdateBusy();
+  stream->Start();
+  return absl::OkStatus();
+}
+
+void Session::FinishCall(const std::string& id_raw,
+                         absl::StatusOr<RpcResult> outcome,
+                         std::optional<std::string> cancel_reason) {
+  SC_DCHECK_ON_STRAND(strand_);
+  auto it = pending_.find(id_raw);
+  if (it == pending_.end()) return;  // CN-05: ended already; late is dropped
+  PendingCall call = std::move(it->second);
+  pending_.erase(it);
+  UpdateBusy();
+  handles_.erase(call.handle);
+  if (!call.progress_token.empty()) progress_.erase(call.progress_token);
+  if (call.deadline != nullptr) call.deadline->cancel();
+  if (call.stream != nullptr) {
+    // SS-02: once the response is in (or the call is over), the rest of the
+    // stream is of no use; closing it frees the connection slot.
+    stream_calls_.erase(call.stream.get());
+    paused_by_.erase(call.stream.get());
+    call.stream->Close(cancel_reason ? StreamReason::kCancelled
+                                     : StreamReason::kComplete);
+    streams_.erase(call.stream.get());
+  }
+  // CN-01: disconnecting is not cancelling; say it, once the slot is free.
+  if (cancel_reason.has_value()) SendCancelled(id_raw, *cancel_reason);
+  ShadowcatMetrics& m = deps_.metrics;
+  m.upstream_requests_active().Decrement();
+  m.upstream_requests_total(call.label, OutcomeOf(outcome)).Increment();
+  m.upstream_request_duration_seconds().Observe(
+      absl::ToDoubleSeconds(absl::Now() - call.started));
+  // Streams this sink had paused (progress routed from the GET stream) must
+  // not wait for a sink that is gone.
+  OnSinkResumed(call.sink.get());
+  call.sink->Finish(std::move(outcome));
+}
+
+void Session::Cancel(std::string handle, std::string reason,
+                     absl::AnyInvocable<void(absl::Status)> done) {
+  asio::post(strand_, [self = shared_from_this(), handle = std::move(handle),
+                       reason = std::move(reason),
+                       done = std::move(done)]() mutable {
+    auto it = self->handles_.find(handle);
+    if (it == self->handles_.end() || handle == "initialize") {
+      done(absl::NotFoundError(
+          absl::StrCat("no call \"", handle, "\" is in flight")));
+      return;
+    }
+    const std::string id_raw = it->second;
+    if (reason.empty()) reason = "cancelled by the client";
+    self->FinishCall(
+        id_raw, absl::CancelledError(absl::StrCat("call cancelled: ", reason)),
+        reason);
+    done(absl::OkStatus());
+  });
+}
+
+void Session::SendCancelled(const std::string& id_raw,
+                            const std::string& reason) {
+  std::string params = absl::StrCat(
+      "{\"requestId\":", id_raw, ",\"reason\":", QuoteJsonString(reason), "}");
+  PostMessage("notifications/cancelled",
+              BuildNotification("notifications/cancelled", params),
+              [](absl::Status) {});
+}
+
+void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
+  auto it = pending_.find(id_raw);
+  if (it == pending_.end()) return;
+  it->second.stream.reset();
+  if (end.status.ok()) {
+    FinishCall(id_raw,
+               absl::UnavailableError(
+                   "upstream sent an invalid response: the body held no "
+                   "response to the request"));
+    return;
+  }
+  if (end.reason == StreamReason::kHttpError) {
+    if (end.http_status == 404 && !upstream_session_id_.empty()) {
+      MarkExpired();  // SM-05
+    }
+    FinishCall(id_raw, HttpErrorOutcome(end));
+    return;
+  }
+  if (end.reason == StreamReason::kExpired) {
+    MarkExpired();  // SM-08: a resume answered 404
+    FinishCall(id_raw,
+               absl::NotFoundError(absl::StrCat(
+                   end.status.message(), ": the upstream session expired")));
+    return;
+  }
+  FinishCall(id_raw, std::move(end.status));
+}
+
+// --- Notifications and responses ------------------------------------------
+
+void Session::PostMessage(std::string label_method, std::string body,
+                          PostDone done) {
+  SC_DCHECK_ON_STRAND(strand_);
+  const MethodLabel label = label_method == "response"
+                                ? MethodLabel::kResponse
+                                : MethodLabel::kNotification;
+  absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
+      AcquirePermits(label);
+  if (!permits.ok()) {
+    done(permits.status());
+    return;
+  }
+  UpstreamStreamOptions options;
+  options.kind = StreamKind::kPost;
+  options.post_headers = SessionHeaders();
+  options.post_body = std::move(body);
+  options.expects_response = false;
+  std::shared_ptr<UpstreamStream> stream =
+      NewStream(std::move(options), *std::move(permits));
+  const absl::Time started = absl::Now();
+  posts_.emplace(stream.get(), [this, label, started, done = std::move(done)](
+                                   absl::Status status) mutable {
+    ShadowcatMetrics& m = deps_.metrics;
+    m.upstream_requests_total(label, OutcomeOf(status)).Increment();
+    m.upstream_request_duration_seconds().Observe(
+        absl::ToDoubleSeconds(absl::Now() - started));
+    done(std::move(status));
+  });
+  ++requests_total_;
+  stream->Start();
+}
+
+void Session::Notify(std::string method, std::string params_raw,
+                     absl::AnyInvocable<void(absl::Status)> done) {
+  Touch();
+  asio::post(strand_, [self = shared_from_this(), method = std::move(method),
+                       params_raw = std::move(params_raw),
+                       done = std::move(done)]() mutable {
+    if (self->state_ != State::kOpen) {
+      done(absl::NotFoundError("session is closed or expired"));
+      return;
+    }
+    self->PostMessage(method, BuildNotification(method, params_raw),
+                      std::move(done));
+  });
+}
+
+void Session::Respond(std::string id_raw, std::string response_json,
+                      absl::AnyInvocable<void(absl::Status)> done) {
+  Touch();
+  asio::post(strand_, [self = shared_from_this(), id_raw = std::move(id_raw),
+                       response_json = std::move(response_json),
+                       done = std::move(done)]() mutable {
+    if (self->state_ != State::kOpen) {
+      done(absl::NotFoundError("session is closed or expired"));
+      return;
+    }
+    auto it = self->server_requests_.find(id_raw);
+    if (it == self->server_requests_.end()) {
+      done(absl::NotFoundError(absl::StrCat(
+          "no server request ", id_raw.substr(0, 64),
+          " is waiting for an answer (answered, timed out or never sent)")));
+      return;
+    }
+    it->second->cancel();
+    self->server_requests_.erase(it);
+    self->deps_.metrics.server_requests_total(ServerRequestOutcome::kAnswered)
+        .Increment();
+    self->PostMessage("response", std::move(response_json), std::move(done));
+  });
+}
+
+}  // namespace shadowcat
