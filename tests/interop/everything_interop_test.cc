@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"
@@ -36,6 +37,43 @@ class EverythingInteropTest : public ::testing::Test {
     request.set_method(method);
     request.set_params_json(params);
     return shadowcat_.stub->Call(Ctx().get(), request, response);
+  }
+
+  // Opens a session advertising `capabilities_json`, then waits until the
+  // server registered `tool` (it does so after notifications/initialized).
+  std::string OpenWithTool(const std::string& capabilities_json,
+                           const std::string& tool) {
+    v1::OpenSessionRequest open;
+    open.set_upstream_url(peer_.url);
+    open.set_capabilities_json(capabilities_json);
+    v1::OpenSessionResponse opened;
+    grpc::Status status =
+        shadowcat_.stub->OpenSession(Ctx().get(), open, &opened);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    for (int i = 0; i < 100; ++i) {
+      v1::CallResponse tools;
+      if (Call(opened.session_id(), "tools/list", "{}", &tools).ok() &&
+          tools.result_json().find("\"" + tool + "\"") != std::string::npos) {
+        return opened.session_id();
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ADD_FAILURE() << tool << " never appeared in tools/list";
+    return opened.session_id();
+  }
+
+  // Answers the server request in `message` with `result_json`.
+  void Answer(const std::string& session, const v1::ServerMessage& message,
+              const std::string& result_json) {
+    boost::json::value json = ParseJson(message.message_json());
+    v1::RespondRequest respond;
+    respond.set_session_id(session);
+    respond.set_request_id_json(boost::json::serialize(json.at("id")));
+    respond.set_result_json(result_json);
+    v1::RespondResponse responded;
+    grpc::Status status =
+        shadowcat_.stub->Respond(Ctx().get(), respond, &responded);
+    EXPECT_TRUE(status.ok()) << status.error_message();
   }
 
   NodePeer peer_;
@@ -87,6 +125,46 @@ TEST_F(EverythingInteropTest, OpenListEchoAndLongRunningProgress) {
   v1::CloseSessionResponse closed;
   ASSERT_TRUE(shadowcat_.stub->CloseSession(Ctx().get(), close, &closed).ok());
   EXPECT_TRUE(closed.upstream_deleted());
+}
+
+TEST_F(EverythingInteropTest, SamplingRequestIsAnsweredThroughRespond) {
+  const std::string session =
+      OpenWithTool(R"({"sampling":{}})", "trigger-sampling-request");
+  int requests = 0;
+  StreamOutcome outcome = RunCallStream(
+      *shadowcat_.stub,
+      ToolCall(session, "trigger-sampling-request",
+               R"({"prompt":"say hi","maxTokens":20})"),
+      [&](const v1::ServerMessage& message) {
+        if (message.method() != "sampling/createMessage") return;
+        ++requests;
+        Answer(session, message,
+               R"({"role":"assistant","content":{"type":"text","text":"hi from the backend"},"model":"backend-model","stopReason":"endTurn"})");
+      });
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(requests, 1);
+  std::optional<v1::CallResponse> response = outcome.Response();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_THAT(response->result_json(), HasSubstr("hi from the backend"));
+  EXPECT_THAT(response->result_json(), HasSubstr("backend-model"));
+}
+
+TEST_F(EverythingInteropTest, ElicitationRequestIsAnsweredThroughRespond) {
+  const std::string session =
+      OpenWithTool(R"({"elicitation":{}})", "trigger-elicitation-request");
+  int requests = 0;
+  StreamOutcome outcome = RunCallStream(
+      *shadowcat_.stub, ToolCall(session, "trigger-elicitation-request", "{}"),
+      [&](const v1::ServerMessage& message) {
+        if (message.method() != "elicitation/create") return;
+        ++requests;
+        Answer(session, message, R"({"action":"decline"})");
+      });
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(requests, 1);
+  std::optional<v1::CallResponse> response = outcome.Response();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_THAT(response->result_json(), HasSubstr("declined"));
 }
 
 }  // namespace
