@@ -335,6 +335,10 @@ TEST(ServerStreamTest, RZ07_SS08_ADroppedGetStreamIsResumedWithOneGetAtATime) {
   ASSERT_GE(gets.size(), 2u);
   EXPECT_EQ(gets[0].Header("Last-Event-ID"), "");
   EXPECT_FALSE(gets[1].Header("Last-Event-ID").empty());
+  // SS-08: never two GETs at once, so the fake never had to answer 409.
+  EXPECT_EQ(MetricValue(Metrics(env), "shadowcat_upstream_http_responses_total{"
+                                      "code_class=\"4xx\"}"),
+            0);
   context->TryCancel();
 }
 
