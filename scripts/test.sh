@@ -62,11 +62,24 @@ run() {
   rm -rf "$ROOT"/bazel-testlogs/ 2>/dev/null || true
   local log
   log=$(mktemp)
-  bazel test "$@" --test_env=SHADOWCAT_INTEROP_DIR="$ROOT/tests/interop" 2>&1 | tee "$log"
+  bazel test "$@" 2>&1 | tee "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   count_results "$log"
   rm -f "$log"
 }
+
+# Layering (style.md section 2): core/ is a library with no gRPC or protobuf
+# in it; the generated API is server/'s alone. One query, counted as a check.
+echo "=== layering: core/ depends on no gRPC or protobuf"
+if layering=$(bazel query --noshow_progress \
+    'somepath(//core/..., set("@system//:grpc++" @system//:protobuf //proto/...))' \
+    2>/dev/null) && [ -z "$layering" ]; then
+  passed=$((passed + 1))
+else
+  echo "core/ reaches gRPC or protobuf (or the query failed): $layering"
+  failed=$((failed + 1))
+  status=1
+fi
 
 run "default" //...
 if [ -z "${SHADOWCAT_QUICK:-}" ]; then

@@ -16,24 +16,27 @@
 namespace shadowcat {
 
 struct Config {
-  // --- Listen
-  // -----------------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // Listen
+
   // gRPC API address. Loopback by default: the sidecar serves its own pod only.
   // Default: 127.0.0.1:50051.
   std::string grpc_listen = "127.0.0.1:50051";
   // Admin HTTP (/metrics /healthz /readyz). Default: 127.0.0.1:9090.
   std::string admin_listen = "127.0.0.1:9090";
 
-  // --- Upstreams
-  // ---------------------------------------------------------------------- URL
-  // prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp" allows
-  // that endpoint and paths under it; a bare origin allows the whole origin).
-  // An empty list denies every upstream (SSRF guard, design section 6).
-  // Default: empty.
+  // ----------------------------------------------------------------------
+  // Upstreams
+
+  // URL prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp"
+  // allows that endpoint and paths under it; a bare origin allows the whole
+  // origin). An empty list denies every upstream (SSRF guard, design section
+  // 6). Default: empty.
   std::vector<std::string> allowed_upstreams;
 
-  // --- Limits
-  // ---------------------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // Limits
+
   // Open sessions across all backends. Each costs a few KiB plus its
   // connections. Default: 1000.
   size_t max_sessions = 1000;
@@ -48,8 +51,9 @@ struct Config {
   // larger fails the call with RESOURCE_EXHAUSTED. Default: 4 MiB.
   size_t max_message_bytes = 4 << 20;
 
-  // --- Timeouts
-  // -------------------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // Timeouts
+
   // TCP connect to an upstream. Default: 10 s.
   absl::Duration connect_timeout = absl::Seconds(10);
   // A request's deadline when the gRPC call carries none. Default: 60 s.
@@ -62,8 +66,8 @@ struct Config {
   // Sessions unused for this long are closed. Default: 30 min.
   absl::Duration idle_session_timeout = absl::Minutes(30);
 
-  // --- Streams and reconnection
-  // ---------------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // Streams and reconnection
 
   // A dropped SSE stream is resumed (GET + Last-Event-ID) after the server's
   // `retry:` when it sent one (RZ-06), else after this base delay, doubled for
@@ -90,14 +94,16 @@ struct Config {
   size_t subscribe_buffer_messages = 1024;
   size_t subscribe_buffer_bytes = 4 << 20;
 
-  // --- Threads
-  // --------------------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // Threads
+
   // Asio I/O threads for upstream and admin traffic. 0 means one per core.
   // Default: 0.
   int io_threads = 0;
 
-  // --- TLS to upstreams
-  // ---------------------------------------------------------------
+  // ----------------------------------------------------------------------
+  // TLS to upstreams
+
   // https upstreams are always verified against the system CA bundle plus
   // these settings; http upstreams ignore them.
   // PEM file of extra CAs to trust (a private PKI). Default: empty.
