@@ -67,6 +67,7 @@ void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_age_seconds(absl::ToDoubleSeconds(snapshot.age));
   out->set_server_stream(ToProto(snapshot.server_stream));
   out->set_server_requests_pending(snapshot.server_requests_pending);
+  out->set_reinitializations(snapshot.reinitializations);
   for (const StreamSnapshot& stream : snapshot.streams) {
     v1::StreamInfo* info = out->add_streams();
     info->set_kind(stream.info.kind == StreamKind::kPost ? v1::STREAM_KIND_POST

@@ -85,6 +85,9 @@ ABSL_FLAG(size_t, subscribe_buffer_messages,
           "Server messages kept per session for Subscribe's after_sequence.");
 ABSL_FLAG(size_t, subscribe_buffer_bytes, kDefaults.subscribe_buffer_bytes,
           "Bytes of server messages kept per session for re-subscription.");
+ABSL_FLAG(bool, session_recovery, kDefaults.session_recovery,
+          "On a 404 for a session id, re-initialize under the same handle "
+          "and resend the requests the upstream refused (SM-06).");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
@@ -145,6 +148,7 @@ shadowcat::Config ConfigFromFlags() {
   c.server_request_timeout = absl::GetFlag(FLAGS_server_request_timeout);
   c.subscribe_buffer_messages = absl::GetFlag(FLAGS_subscribe_buffer_messages);
   c.subscribe_buffer_bytes = absl::GetFlag(FLAGS_subscribe_buffer_bytes);
+  c.session_recovery = absl::GetFlag(FLAGS_session_recovery);
   c.io_threads = absl::GetFlag(FLAGS_io_threads);
   c.tls_ca_file = absl::GetFlag(FLAGS_upstream_ca_file);
   c.tls_client_cert_file = absl::GetFlag(FLAGS_upstream_client_cert_file);

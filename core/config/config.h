@@ -93,6 +93,10 @@ struct Config {
   // and bytes. Defaults: 1024, 4 MiB.
   size_t subscribe_buffer_messages = 1024;
   size_t subscribe_buffer_bytes = 4 << 20;
+  // When the upstream forgets a session (404 to a request carrying its id),
+  // initialize a new one under the same handle and send again the requests it
+  // refused (SM-06); off: the session ends with NOT_FOUND. Default: on.
+  bool session_recovery = true;
 
   // ----------------------------------------------------------------------
   // Threads

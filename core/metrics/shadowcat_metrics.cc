@@ -136,10 +136,9 @@ absl::string_view ToLabel(StreamState state) {
 
 absl::string_view ToLabel(StreamReason reason) {
   constexpr absl::string_view kNames[] = {
-      "connected",    "eof",         "dropped",   "timeout",
-      "http_retry",   "complete",    "cancelled", "no_event_id",
-      "exhausted",    "http_error",  "unsupported", "expired",
-      "stalled",      "bad_response", "too_large"};
+      "connected",   "eof",       "dropped",     "timeout",      "http_retry",
+      "complete",    "cancelled", "no_event_id", "exhausted",    "http_error",
+      "unsupported", "expired",   "stalled",     "bad_response", "too_large"};
   static_assert(std::size(kNames) == static_cast<size_t>(StreamReason::kCount));
   const auto i = static_cast<size_t>(reason);
   return i < std::size(kNames) ? kNames[i] : "unknown";
@@ -211,6 +210,15 @@ ShadowcatMetrics::ShadowcatMetrics()
         {{"outcome",
           std::string(ToLabel(static_cast<ServerRequestOutcome>(i)))}});
   }
+  auto& reinit =
+      prometheus::BuildCounter()
+          .Name("shadowcat_session_reinitializations_total")
+          .Help(
+              "Upstream sessions re-initialized after a 404 (SM-06), by "
+              "outcome.")
+          .Register(r);
+  session_reinitializations_[0] = &reinit.Add({{"outcome", "ok"}});
+  session_reinitializations_[1] = &reinit.Add({{"outcome", "failed"}});
   sse_events_duplicate_total_ =
       NewCounter(r, "shadowcat_sse_events_duplicate_total",
                  "SSE events dropped because their id was already delivered "

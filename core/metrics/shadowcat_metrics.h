@@ -72,30 +72,30 @@ enum class StreamState { kConnecting, kConnected, kReconnecting, kCount };
 absl::string_view ToLabel(StreamState state);
 // Why a stream changed state; the reason implies the new state.
 enum class StreamReason {
-  kConnected,     // -> connected
-  kEof,           // -> reconnecting: the server closed the connection
-  kDropped,       // -> reconnecting: the connection broke
-  kTimeout,       // -> reconnecting: silent past --read_timeout
-  kHttpRetry,     // -> reconnecting: a resume answered 409, 429 or 5xx
-  kComplete,      // -> closed: the response arrived (or the body ended)
-  kCancelled,     // -> closed: cancelled, or the session closed
-  kNoEventId,     // -> failed: dropped before any event id (RZ-09)
-  kExhausted,     // -> failed: reconnects without progress ran out (RZ-10)
-  kHttpError,     // -> failed: an HTTP error status
-  kUnsupported,   // -> closed: GET answered 405, no server stream (SS-04)
-  kExpired,       // -> failed: 404, the upstream session is gone (SM-08)
-  kStalled,       // -> failed: the backend read nothing for too long
-  kBadResponse,   // -> failed: wrong content type, malformed body
-  kTooLarge,      // -> failed: a message over --max_message_bytes
+  kConnected,    // -> connected
+  kEof,          // -> reconnecting: the server closed the connection
+  kDropped,      // -> reconnecting: the connection broke
+  kTimeout,      // -> reconnecting: silent past --read_timeout
+  kHttpRetry,    // -> reconnecting: a resume answered 409, 429 or 5xx
+  kComplete,     // -> closed: the response arrived (or the body ended)
+  kCancelled,    // -> closed: cancelled, or the session closed
+  kNoEventId,    // -> failed: dropped before any event id (RZ-09)
+  kExhausted,    // -> failed: reconnects without progress ran out (RZ-10)
+  kHttpError,    // -> failed: an HTTP error status
+  kUnsupported,  // -> closed: GET answered 405, no server stream (SS-04)
+  kExpired,      // -> failed: 404, the upstream session is gone (SM-08)
+  kStalled,      // -> failed: the backend read nothing for too long
+  kBadResponse,  // -> failed: wrong content type, malformed body
+  kTooLarge,     // -> failed: a message over --max_message_bytes
   kCount,
 };
 absl::string_view ToLabel(StreamReason reason);
 
 // What became of a request the upstream sent to the client.
 enum class ServerRequestOutcome {
-  kAnswered,     // a backend answered it (Respond)
-  kPingAnswered, // Shadowcat answered a ping itself (PI-01)
-  kTimedOut,     // nobody answered in time; an error went back
+  kAnswered,      // a backend answered it (Respond)
+  kPingAnswered,  // Shadowcat answered a ping itself (PI-01)
+  kTimedOut,      // nobody answered in time; an error went back
   kCount,
 };
 absl::string_view ToLabel(ServerRequestOutcome outcome);
@@ -137,6 +137,10 @@ class ShadowcatMetrics {
   }
   prometheus::Counter& backpressure_resumes_total() {
     return *backpressure_resumes_total_;
+  }
+  // [0] re-established, [1] failed.
+  prometheus::Counter& session_reinitializations_total(int failed) {
+    return *session_reinitializations_[failed != 0 ? 1 : 0];
   }
   prometheus::Counter& server_requests_total(ServerRequestOutcome outcome) {
     return *server_requests_[static_cast<int>(outcome)];
@@ -197,12 +201,13 @@ class ShadowcatMetrics {
   std::array<prometheus::Counter*,
              static_cast<int>(ServerRequestOutcome::kCount)>
       server_requests_;
+  std::array<prometheus::Counter*, 2> session_reinitializations_;
   prometheus::Counter* sse_events_duplicate_total_;
   prometheus::Counter* sse_events_resumed_total_;
   prometheus::Counter* sse_events_total_;
-  std::array<std::array<prometheus::Counter*,
-                        static_cast<int>(StreamReason::kCount)>,
-             static_cast<int>(StreamKind::kCount)>
+  std::array<
+      std::array<prometheus::Counter*, static_cast<int>(StreamReason::kCount)>,
+      static_cast<int>(StreamKind::kCount)>
       stream_transitions_;
   prometheus::Counter* upstream_bytes_received_total_;
   std::array<prometheus::Counter*, 6> upstream_http_responses_;  // [0] = other
@@ -214,9 +219,9 @@ class ShadowcatMetrics {
   prometheus::Gauge* grpc_streams_active_;
   prometheus::Gauge* sessions_active_;
   prometheus::Gauge* upstream_requests_active_;
-  std::array<std::array<prometheus::Gauge*,
-                        static_cast<int>(StreamState::kCount)>,
-             static_cast<int>(StreamKind::kCount)>
+  std::array<
+      std::array<prometheus::Gauge*, static_cast<int>(StreamState::kCount)>,
+      static_cast<int>(StreamKind::kCount)>
       streams_active_;
 
   prometheus::Histogram* upstream_request_duration_seconds_;

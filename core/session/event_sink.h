@@ -26,8 +26,8 @@ struct ServerMessage {
   std::string json;  // the whole message, byte for byte (progress tokens
                      // mapped back to the caller's own, PX-02)
   std::string method;
-  std::string id_raw;    // the server's request id; empty for notifications
-  std::string event_id;  // the SSE event id that carried it, if any
+  std::string id_raw;     // the server's request id; empty for notifications
+  std::string event_id;   // the SSE event id that carried it, if any
   uint64_t sequence = 0;  // Subscribe only: the session's sequence number
 };
 

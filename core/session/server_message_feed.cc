@@ -23,13 +23,13 @@ const ServerMessage& ServerMessageFeed::Append(ServerMessage message) {
 
 absl::StatusOr<std::vector<ServerMessage>> ServerMessageFeed::After(
     uint64_t after_sequence) const {
-  const uint64_t oldest = buffer_.empty() ? next_sequence_
-                                          : buffer_.front().sequence;
+  const uint64_t oldest =
+      buffer_.empty() ? next_sequence_ : buffer_.front().sequence;
   if (after_sequence + 1 < oldest) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "messages after sequence ", after_sequence,
-        " were evicted; the oldest buffered is ", oldest,
-        " (--subscribe_buffer_messages)"));
+    return absl::OutOfRangeError(
+        absl::StrCat("messages after sequence ", after_sequence,
+                     " were evicted; the oldest buffered is ", oldest,
+                     " (--subscribe_buffer_messages)"));
   }
   std::vector<ServerMessage> out;
   for (const ServerMessage& message : buffer_) {

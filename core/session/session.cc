@@ -109,6 +109,9 @@ Session::~Session() {
   for (auto& subscriber : feed_.TakeSubscribers()) {
     subscriber->Finish(absl::UnavailableError("the session ended"));
   }
+  for (auto& [params, sink] : queued_calls_) {
+    sink->Finish(absl::UnavailableError("the session ended"));
+  }
 }
 
 void Session::Touch() {
@@ -165,6 +168,11 @@ void Session::DoInitialize(
     return;
   }
   state_ = State::kInitializing;
+  SendInitialize(std::move(done));
+}
+
+void Session::SendInitialize(
+    absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done) {
   CallParams call;
   call.method = "initialize";
   call.params_raw = absl::StrCat(
@@ -183,6 +191,57 @@ void Session::DoInitialize(
   if (absl::Status started = StartCall(std::move(call), sink); !started.ok()) {
     state_ = State::kClosed;
     (*shared_done)(std::move(started));
+  }
+}
+
+void Session::BeginRecovery() {
+  SC_DCHECK_ON_STRAND(strand_);
+  if (state_ != State::kOpen) return;  // already recovering, or closed
+  state_ = State::kRecovering;
+  ++reinitializations_;
+  SC_LOG(kInfo, "session ", id_,
+         ": the upstream forgot the session (HTTP 404); re-initializing");
+  // The GET stream belonged to the old upstream session.
+  reopen_server_stream_ = get_stream_ != nullptr ||
+                          !feed_.subscribers().empty() ||
+                          params_.open_server_stream;
+  if (get_stream_ != nullptr) {
+    get_stream_->Close(StreamReason::kExpired);
+    streams_.erase(get_stream_.get());
+    get_stream_.reset();
+  }
+  server_stream_ = ServerStreamStatus::kNotOpened;
+  // VN-08: the new initialize carries neither the old id nor its version.
+  upstream_session_id_.clear();
+  protocol_version_.clear();
+  init_session_id_.reset();
+  SendInitialize(
+      [self = shared_from_this()](absl::StatusOr<InitializeResult> result) {
+        self->OnRecovered(result.status());
+      });
+}
+
+void Session::OnRecovered(absl::Status status) {
+  SC_DCHECK_ON_STRAND(strand_);
+  deps_.metrics.session_reinitializations_total(status.ok() ? 0 : 1)
+      .Increment();
+  std::vector<std::string> awaiting = std::exchange(awaiting_recovery_, {});
+  auto queued = std::exchange(queued_calls_, {});
+  if (!status.ok()) {
+    SC_LOG(kWarning, "session ", id_,
+           ": re-initializing failed: ", status.message());
+    MarkExpired();
+    const absl::Status gone = absl::NotFoundError(absl::StrCat(
+        "session expired and could not be re-established: ", status.message()));
+    for (const std::string& id_raw : awaiting) FinishCall(id_raw, gone);
+    for (auto& [params, sink] : queued) sink->Finish(gone);
+    return;
+  }
+  if (reopen_server_stream_) OpenServerStream();
+  for (const std::string& id_raw : awaiting) RestartCall(id_raw);
+  for (auto& [params, sink] : queued) {
+    absl::Status started = StartCall(std::move(params), sink);
+    if (!started.ok()) sink->Finish(std::move(started));
   }
 }
 
@@ -299,7 +358,6 @@ void Session::AttachSink(EventSink& sink) {
 // --- Lifecycle --------------------------------------------------------------
 
 void Session::MarkExpired() {
-  if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   open_.store(false, std::memory_order_release);
   if (get_stream_ != nullptr) {
@@ -328,6 +386,9 @@ void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done) {
     for (const std::string& id_raw : calls) {
       self->FinishCall(id_raw, absl::CancelledError("the session was closed"),
                        "the session was closed");
+    }
+    for (auto& [params, sink] : std::exchange(self->queued_calls_, {})) {
+      sink->Finish(absl::CancelledError("the session was closed"));
     }
     for (auto& [id_raw, timer] : self->server_requests_) timer->cancel();
     self->server_requests_.clear();
@@ -404,6 +465,7 @@ SessionSnapshot Session::MakeSnapshot() const {
   s.age = absl::Now() - created_;
   s.server_stream = server_stream_;
   s.server_requests_pending = static_cast<uint32_t>(server_requests_.size());
+  s.reinitializations = reinitializations_;
   for (const auto& [ptr, stream] : streams_) {
     if (posts_.contains(ptr)) continue;  // 202s are not streams
     StreamSnapshot snapshot{stream->info(), ""};

@@ -83,6 +83,8 @@ struct SessionSnapshot {
   std::vector<StreamSnapshot> streams;
   ServerStreamStatus server_stream = ServerStreamStatus::kNotOpened;
   uint32_t server_requests_pending = 0;
+  // Upstream sessions re-established after a 404 (SM-06).
+  uint32_t reinitializations = 0;
 };
 
 struct CallParams {
@@ -180,7 +182,9 @@ class Session : public UpstreamStreamDelegate,
   HeaderList StreamHeaders() override;
 
  private:
-  enum class State { kNew, kInitializing, kOpen, kClosed };
+  // kRecovering: the upstream forgot the session (404) and a new one is being
+  // initialized under the same handle (SM-06); calls wait for it.
+  enum class State { kNew, kInitializing, kOpen, kRecovering, kClosed };
 
   struct PendingCall {
     std::string handle;
@@ -192,6 +196,10 @@ class Session : public UpstreamStreamDelegate,
     std::string progress_token;
     std::string caller_progress_token;
     std::shared_ptr<UpstreamStream> stream;  // its POST stream, while alive
+    // The request as sent and the params it was built from, to send it again
+    // after a session recovery.
+    std::string method;
+    std::string post_body;
     std::unique_ptr<boost::asio::steady_timer> deadline;
     absl::Time started;
   };
@@ -201,6 +209,17 @@ class Session : public UpstreamStreamDelegate,
 
   void DoInitialize(
       absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  // Sends initialize (+ initialized, through OnInitializeDone).
+  void SendInitialize(
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  // SM-06: re-initializes after a 404; calls in `awaiting_recovery_` and
+  // those queued meanwhile are (re)sent once it succeeded.
+  void BeginRecovery();
+  void OnRecovered(absl::Status status);
+  // Sends a pending call's request again on a new POST stream.
+  void RestartCall(const std::string& id_raw);
+  // Why a call cannot start now: closed (NotFound) or recovering.
+  absl::Status NotOpenStatus() const;
   void OnInitializeDone(
       absl::StatusOr<RpcResult> result,
       absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
@@ -240,9 +259,9 @@ class Session : public UpstreamStreamDelegate,
   // ResourceExhausted (counted).
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> AcquirePermits(
       MethodLabel label);
-  std::shared_ptr<UpstreamStream> NewStream(UpstreamStreamOptions options,
-                                            std::vector<ConnectionBudget::Permit>
-                                                permits);
+  std::shared_ptr<UpstreamStream> NewStream(
+      UpstreamStreamOptions options,
+      std::vector<ConnectionBudget::Permit> permits);
   void SendDelete(absl::AnyInvocable<void(bool)> done);
   SessionSnapshot MakeSnapshot() const;
   void Touch();
@@ -280,14 +299,18 @@ class Session : public UpstreamStreamDelegate,
   std::shared_ptr<UpstreamStream> get_stream_;
   ServerStreamStatus server_stream_ = ServerStreamStatus::kNotOpened;
   // Server requests waiting for a backend, each with its timeout.
-  absl::flat_hash_map<std::string,
-                      std::unique_ptr<boost::asio::steady_timer>>
+  absl::flat_hash_map<std::string, std::unique_ptr<boost::asio::steady_timer>>
       server_requests_;
   ServerMessageFeed feed_;
   // Event ids delivered recently (SS-06): a bounded window, oldest first.
   absl::flat_hash_set<std::string> seen_event_ids_;
   std::deque<std::string> seen_order_;
   uint64_t requests_total_ = 0;
+  uint32_t reinitializations_ = 0;
+  // SM-06 bookkeeping, while kRecovering.
+  std::vector<std::string> awaiting_recovery_;
+  std::deque<std::pair<CallParams, std::shared_ptr<EventSink>>> queued_calls_;
+  bool reopen_server_stream_ = false;
 
   std::atomic<bool> open_{false};
   std::atomic<bool> busy_{false};

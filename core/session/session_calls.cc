@@ -28,19 +28,36 @@ void Session::Call(CallParams params, std::shared_ptr<EventSink> sink) {
   });
 }
 
+namespace {
+// Calls arriving while a recovery runs wait for it, up to this many.
+constexpr size_t kMaxQueuedDuringRecovery = 64;
+}  // namespace
+
+absl::Status Session::NotOpenStatus() const {
+  if (state_ == State::kRecovering) {
+    return absl::UnavailableError(
+        "the upstream session is being re-established; try again");
+  }
+  return absl::NotFoundError("session is closed or expired");
+}
+
 void Session::DoCall(CallParams params, std::shared_ptr<EventSink> sink) {
   SC_DCHECK_ON_STRAND(strand_);
-  absl::Status started =
-      state_ == State::kOpen
-          ? StartCall(std::move(params), sink)
-          : absl::NotFoundError("session is closed or expired");
+  if (state_ == State::kRecovering &&
+      queued_calls_.size() < kMaxQueuedDuringRecovery) {
+    queued_calls_.emplace_back(std::move(params), std::move(sink));
+    return;
+  }
+  absl::Status started = state_ == State::kOpen
+                             ? StartCall(std::move(params), sink)
+                             : NotOpenStatus();
   if (!started.ok()) sink->Finish(std::move(started));
 }
 
 absl::Status Session::StartCall(CallParams params,
                                 std::shared_ptr<EventSink> sink) {
   SC_DCHECK_ON_STRAND(strand_);
-  const bool is_init = state_ == State::kInitializing;
+  const bool is_init = params.method == "initialize" && state_ != State::kOpen;
   std::string handle = std::move(params.handle);
   if (handle.empty()) {
     handle = absl::StrCat("sc-", next_handle_++);
@@ -79,6 +96,8 @@ absl::Status Session::StartCall(CallParams params,
   options.post_headers = is_init ? params_.extra_headers : SessionHeaders();
   options.post_body = BuildRequest(call.id_raw, params.method, params_raw);
   options.expects_response = true;
+  call.method = params.method;
+  call.post_body = options.post_body;
   call.stream = NewStream(std::move(options), *std::move(permits));
   stream_calls_.emplace(call.stream.get(), call.id_raw);
   if (is_init) init_stream_ = call.stream.get();
@@ -178,6 +197,19 @@ void Session::SendCancelled(const std::string& id_raw,
               [](absl::Status) {});
 }
 
+namespace {
+
+// Requests a server cannot have run twice by being sent again: those that only
+// read. (A tools/call may change the world; the backend decides.)
+bool IsIdempotentMethod(absl::string_view method) {
+  return method == "tools/list" || method == "resources/list" ||
+         method == "resources/read" || method == "resources/templates/list" ||
+         method == "prompts/list" || method == "prompts/get" ||
+         method == "ping" || method == "completion/complete";
+}
+
+}  // namespace
+
 void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   auto it = pending_.find(id_raw);
   if (it == pending_.end()) return;
@@ -189,21 +221,67 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
                    "response to the request"));
     return;
   }
-  if (end.reason == StreamReason::kHttpError) {
-    if (end.http_status == 404 && !upstream_session_id_.empty()) {
-      MarkExpired();  // SM-05
+  const bool recover = deps_.config.session_recovery &&
+                       !upstream_session_id_.empty() &&
+                       (state_ == State::kOpen || state_ == State::kRecovering);
+  if (end.reason == StreamReason::kHttpError && end.http_status == 404 &&
+      !upstream_session_id_.empty()) {
+    if (recover && it->second.method != "initialize") {
+      // SM-06: the server refused this POST for its session id, so it never
+      // ran it: send it again in the new session.
+      awaiting_recovery_.push_back(id_raw);
+      BeginRecovery();
+      return;
     }
+    MarkExpired();  // SM-05
     FinishCall(id_raw, HttpErrorOutcome(end));
     return;
   }
+  if (end.reason == StreamReason::kHttpError) {
+    FinishCall(id_raw, HttpErrorOutcome(end));  // SH-07
+    return;
+  }
   if (end.reason == StreamReason::kExpired) {
-    MarkExpired();  // SM-08: a resume answered 404
+    // SM-08: a resume answered 404 while the request may have run.
+    if (recover) {
+      const bool again = IsIdempotentMethod(it->second.method);
+      if (again) awaiting_recovery_.push_back(id_raw);
+      BeginRecovery();
+      if (again) return;
+      FinishCall(id_raw,
+                 absl::AbortedError(
+                     "the upstream session expired while the request ran, "
+                     "which it may or may not have done; the session was "
+                     "re-established, so calls can go on"));
+      return;
+    }
+    MarkExpired();
     FinishCall(id_raw,
                absl::NotFoundError(absl::StrCat(
                    end.status.message(), ": the upstream session expired")));
     return;
   }
   FinishCall(id_raw, std::move(end.status));
+}
+
+void Session::RestartCall(const std::string& id_raw) {
+  auto it = pending_.find(id_raw);
+  if (it == pending_.end()) return;
+  PendingCall& call = it->second;
+  absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
+      AcquirePermits(call.label);
+  if (!permits.ok()) {
+    FinishCall(id_raw, permits.status());
+    return;
+  }
+  UpstreamStreamOptions options;
+  options.kind = StreamKind::kPost;
+  options.post_headers = SessionHeaders();
+  options.post_body = call.post_body;
+  options.expects_response = true;
+  call.stream = NewStream(std::move(options), *std::move(permits));
+  stream_calls_.emplace(call.stream.get(), id_raw);
+  call.stream->Start();
 }
 
 // --- Notifications and responses ------------------------------------------
@@ -247,7 +325,7 @@ void Session::Notify(std::string method, std::string params_raw,
                        params_raw = std::move(params_raw),
                        done = std::move(done)]() mutable {
     if (self->state_ != State::kOpen) {
-      done(absl::NotFoundError("session is closed or expired"));
+      done(self->NotOpenStatus());
       return;
     }
     self->PostMessage(method, BuildNotification(method, params_raw),
@@ -262,7 +340,7 @@ void Session::Respond(std::string id_raw, std::string response_json,
                        response_json = std::move(response_json),
                        done = std::move(done)]() mutable {
     if (self->state_ != State::kOpen) {
-      done(absl::NotFoundError("session is closed or expired"));
+      done(self->NotOpenStatus());
       return;
     }
     auto it = self->server_requests_.find(id_raw);

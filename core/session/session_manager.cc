@@ -2,10 +2,10 @@
 
 #include <sys/random.h>
 
-#include <cerrno>
-#include <cstdlib>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -39,8 +39,8 @@ std::string NewSessionHandle() {
       std::abort();
     }
   }
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
@@ -329,7 +329,8 @@ void SessionManager::Sweep() {
   }
   for (auto& session : idle) {
     const bool expired = !session->is_open();
-    SC_LOG(kInfo, expired ? "dropping expired session" : "closing idle session");
+    SC_LOG(kInfo,
+           expired ? "dropping expired session" : "closing idle session");
     Remove(session->id(), expired);
     session->Close([](bool) {});
   }

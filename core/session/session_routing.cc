@@ -250,7 +250,11 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
     posts_.erase(post);
     if (end.reason == StreamReason::kHttpError && end.http_status == 404 &&
         !upstream_session_id_.empty()) {
-      MarkExpired();
+      if (deps_.config.session_recovery) {
+        BeginRecovery();
+      } else {
+        MarkExpired();
+      }
     }
     done(AcceptedStatus(end));
     return;
@@ -269,8 +273,14 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
       server_stream_ = ServerStreamStatus::kUnsupported;
       return;
     }
+    if (end.reason == StreamReason::kExpired) {
+      if (deps_.config.session_recovery) {
+        BeginRecovery();  // reopens the GET stream once it succeeded
+        return;
+      }
+      MarkExpired();
+    }
     server_stream_ = ServerStreamStatus::kFailed;
-    if (end.reason == StreamReason::kExpired) MarkExpired();
     SC_LOG(kInfo, "session ", id_,
            ": server stream ended: ", end.status.message());
     for (auto& subscriber : feed_.TakeSubscribers()) {
@@ -288,8 +298,8 @@ void Session::Subscribe(std::optional<uint64_t> after_sequence,
   Touch();
   asio::post(strand_, [self = shared_from_this(), after_sequence,
                        sink = std::move(sink)]() mutable {
-    if (self->state_ != State::kOpen) {
-      sink->Finish(absl::NotFoundError("session is closed or expired"));
+    if (self->state_ != State::kOpen && self->state_ != State::kRecovering) {
+      sink->Finish(self->NotOpenStatus());
       return;
     }
     self->AttachSink(*sink);

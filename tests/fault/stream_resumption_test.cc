@@ -191,8 +191,10 @@ TEST(StreamResumptionTest, RZ10_ResumesThatBringNothingAreBounded) {
                         "\"post\",reason=\"exhausted\"} 1"));
 }
 
-TEST(StreamResumptionTest, SM08_AResumeAnswered404ExpiresTheSession) {
-  Env env = Start({}, FastReconnect());
+TEST(StreamResumptionTest, SM08_WithoutRecoveryAResume404ExpiresTheSession) {
+  Config config = FastReconnect();
+  config.session_recovery = false;
+  Env env = Start({}, config);
   std::string session = Open(env);
   ResumeBehavior gone;
   gone.status = 404;

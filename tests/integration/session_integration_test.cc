@@ -322,8 +322,10 @@ TEST(SessionIntegrationTest, SH05_MediaTypeIsMatchedByEssence) {
   EXPECT_THAT(response.result_json(), HasSubstr("echo"));
 }
 
-TEST(SessionIntegrationTest, SM05_NotFoundMeansTheSessionExpired) {
-  Env env = Start();
+TEST(SessionIntegrationTest, SM05_WithoutRecoveryNotFoundEndsTheSession) {
+  Config config;
+  config.session_recovery = false;
+  Env env = Start({}, config);
   std::string session = Open(env);
   ScriptedReply reply;
   reply.status = 404;
