@@ -23,18 +23,20 @@
 // - libabsl_graphcycles_internal: the deadlock graph of absl::Mutex (enabled
 //   in Debian's build), guarded by a SpinLock that TSan cannot see.
 //
-// And two `race_top:` entries, which match only the frame of the racing
-// access itself (not callers, not thread creation stacks): gRPC's callback-tag
-// code from its headers (callback_common.h, call_op_set.h), compiled into our
-// objects and so instrumented, runs on whichever gRPC thread completes a tag,
-// on objects that the uninstrumented libgrpc allocated, handed over and frees
-// through its completion queue and call refcounts. TSan sees the header half
-// and not the library half, and reports the tag's CallOpSet being read and
-// its std::function<void(bool)> being cleared on another thread than the one
-// that created or last ran it. Our code never assigns to a
-// std::function<void(bool)> after building it and has no CallOpSet, so these
-// patterns match gRPC's frames only; ASan runs the same calls and would report
-// a real use after free of these objects.
+// And a few entries for gRPC's per-call objects (the handler's CallOpSets,
+// send ops, byte buffers, interceptor batches), which libgrpc++ allocates when
+// a call starts and then hands from thread to thread through its completion
+// queue and call refcounts, none of which TSan sees; the header half of that
+// code is compiled into our objects and instrumented, so TSan reports its
+// accesses on the thread that completes a tag as racing with the allocation or
+// the previous operation. The `race:` names are gRPC functions inside which no
+// code of ours ever runs (our reactors are called from CallbackWithSuccessTag::
+// Run, not from these), so a race in our code is still reported. The two
+// `race_top:` entries match only a reactor base class's destructor as the
+// racing frame: the last reference may drop on the thread where libgrpc's
+// executor ran OnDone, after gRPC's finish callback made its virtual call on
+// another. ASan runs the same calls and would report a real use after free of
+// any of these objects.
 
 #if defined(__SANITIZE_THREAD__)
 
@@ -47,8 +49,14 @@ extern "C" const char* __tsan_default_suppressions() {
          "called_from_lib:/libabsl_strings.so\n"
          "called_from_lib:/libabsl_time.so\n"
          "called_from_lib:/libabsl_graphcycles_internal.so\n"
-         "race_top:grpc::internal::CallOpSet<\n"
-         "race_top:std::function<void (bool)>::operator=(decltype(nullptr))\n";
+         "race:grpc::internal::CallOpSet<\n"
+         "race:grpc::internal::CallOpSendInitialMetadata::\n"
+         "race:grpc::internal::CallOpSendMessage::\n"
+         "race:grpc::internal::CallbackWithSuccessTag::Clear\n"
+         "race:grpc::internal::InterceptorBatchMethodsImpl::~\n"
+         "race:grpc::ByteBuffer::Clear\n"
+         "race_top:grpc::ServerUnaryReactor::~ServerUnaryReactor\n"
+         "race_top:::~ServerWriteReactor\n";
 }
 
 #endif  // defined(__SANITIZE_THREAD__)
