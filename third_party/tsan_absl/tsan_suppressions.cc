@@ -2,12 +2,13 @@
 // in so that no file or TSAN_OPTIONS path is needed (a `suppressions=` file in
 // TSAN_OPTIONS still adds to them).
 //
-// Only `called_from_lib` entries: TSan ignores the memory accesses that its
+// Mostly `called_from_lib` entries: TSan ignores the memory accesses that its
 // interceptors (memcpy, memcmp, free, operator delete, sendmsg, ...) make when
 // called directly from code in that library. Our code is instrumented and is
-// still checked, also when gRPC calls into it. There is no `race:` pattern: it
-// would match any frame of a report, including our own frames and the creation
-// stacks of gRPC's threads, which run our reactors.
+// still checked, also when gRPC calls into it. A plain `race:` pattern matches
+// any frame of a report, including our own frames and the creation stacks of
+// gRPC's threads, which run our reactors; the few at the end name only gRPC
+// functions that never run code of ours (see there).
 //
 // - libgrpc, libgrpc++, libgpr, libupb: gRPC hands calls, slices and
 //   absl::Status objects from one of its threads to another through lock-free
