@@ -27,7 +27,8 @@
 // And a few entries for gRPC's per-call objects (the handler's CallOpSets,
 // send ops, byte buffers, interceptor batches), which libgrpc++ allocates when
 // a call starts and then hands from thread to thread through its completion
-// queue and call refcounts, none of which TSan sees; the header half of that
+// queue and call refcounts, none of which TSan sees (a tag set on one thread
+// runs on another); the header half of that
 // code is compiled into our objects and instrumented, so TSan reports its
 // accesses on the thread that completes a tag as racing with the allocation or
 // the previous operation. The `race:` names are gRPC functions inside which no
@@ -54,6 +55,7 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:grpc::internal::CallOpSendInitialMetadata::\n"
          "race:grpc::internal::CallOpSendMessage::\n"
          "race:grpc::internal::CallbackWithSuccessTag::Clear\n"
+         "race:grpc::internal::CallbackWithSuccessTag::Set\n"
          "race:grpc::internal::InterceptorBatchMethodsImpl::~\n"
          "race:grpc::ByteBuffer::Clear\n"
          "race_top:grpc::ServerUnaryReactor::~ServerUnaryReactor\n"
