@@ -11,7 +11,8 @@ APT_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libssl-dev
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   clang-14 libclang-rt-14-dev
-  yamllint python3-yaml
+  yamllint python3-yaml  # deploy/ checks
+  prometheus  # /usr/bin/prometheus and promtool for tests/ops (a real scrape, the linter)
 )
 # Node.js may come from elsewhere (with its own npm); only install Debian's when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

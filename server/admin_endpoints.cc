@@ -1,14 +1,43 @@
 #include "server/admin_endpoints.h"
 
+#include <iterator>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/text_serializer.h"
 
 namespace shadowcat {
 
+HttpServerOptions AdminHttpOptions() {
+  HttpServerOptions options;
+  options.request_timeout = absl::Seconds(10);
+  options.idle_timeout = absl::Seconds(30);
+  options.max_connections = 64;
+  options.max_header_bytes = 8 << 10;
+  options.max_body_bytes = 1 << 10;
+  return options;
+}
+
+std::string AdminExposition(ShadowcatMetrics& metrics,
+                            const ProcessMetrics* process) {
+  std::vector<prometheus::MetricFamily> families = metrics.registry().Collect();
+  if (process != nullptr) {
+    std::vector<prometheus::MetricFamily> more = process->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
 HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics,
+                             const ProcessMetrics* process,
                              const std::atomic<bool>& ready) {
-  return [&metrics, &ready](HttpServerRequest request,
-                            std::shared_ptr<HttpResponseWriter> writer) {
+  return [&metrics, process, &ready](
+             HttpServerRequest request,
+             std::shared_ptr<HttpResponseWriter> writer) {
     const std::string path = request.target.substr(0, request.target.find('?'));
     const HttpHeaders text = {{"Content-Type", "text/plain; charset=utf-8"}};
     if (request.method != "GET" && request.method != "HEAD") {
@@ -16,7 +45,7 @@ HttpHandler MakeAdminHandler(ShadowcatMetrics& metrics,
     } else if (path == "/metrics") {
       writer->SendFull(
           200, {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-          metrics.Serialize());
+          AdminExposition(metrics, process));
     } else if (path == "/healthz") {
       writer->SendFull(200, text, "ok\n");
     } else if (path == "/readyz") {

@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "boost/asio/buffer.hpp"
 #include "boost/asio/ip/address.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -144,10 +145,15 @@ class ServerState {
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
   uint64_t NextConnectionId() { return next_id_.fetch_add(1); }
 
-  // False once stopped: the caller drops the connection.
+  // False once stopped or at the connection cap: the caller drops the
+  // connection.
   bool Register(uint64_t id, std::weak_ptr<Connection> conn) {
     absl::MutexLock lock(&mu_);
     if (stopped_.load(std::memory_order_relaxed)) return false;
+    if (options_.max_connections > 0 &&
+        connections_.size() >= options_.max_connections) {
+      return false;
+    }
     connections_.emplace(id, std::move(conn));
     return true;
   }
@@ -215,6 +221,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
              uint64_t id)
       : socket_(std::move(socket)),
         linger_timer_(socket_.get_executor()),
+        read_timer_(socket_.get_executor()),
         state_(std::move(state)),
         id_(id) {}
 
@@ -329,6 +336,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void DoRead() {
     if (closed_) return;
     phase_ = Phase::kReading;
+    const HttpServerOptions& options = state_->options();
+    const bool timed = options.request_timeout != absl::InfiniteDuration() ||
+                       options.idle_timeout != absl::InfiniteDuration();
+    if (timed && served_one_ && buffer_.size() == 0) {
+      // Between requests on a keep-alive connection: wait for the next first
+      // byte under the idle timeout, then read the request under the request
+      // timeout.
+      ArmReadTimer(options.idle_timeout);
+      socket_.async_wait(tcp::socket::wait_read,
+                         [self = shared_from_this()](ErrorCode ec) {
+                           self->OnIdleReadable(ec);
+                         });
+      return;
+    }
+    ReadRequest();
+  }
+
+  void OnIdleReadable(ErrorCode ec) {
+    if (closed_ || phase_ != Phase::kReading) return;
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    ReadRequest();
+  }
+
+  void ReadRequest() {
+    ArmReadTimer(state_->options().request_timeout);
     parser_.emplace();
     parser_->body_limit(state_->options().max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(
@@ -340,8 +375,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      });
   }
 
+  // Closes the connection if the read phase is still on after `timeout`; an
+  // infinite timeout only disarms the previous one.
+  void ArmReadTimer(absl::Duration timeout) {
+    const uint64_t gen = ++read_timer_gen_;
+    if (timeout == absl::InfiniteDuration()) {
+      read_timer_.cancel();
+      return;
+    }
+    read_timer_.expires_after(absl::ToChronoNanoseconds(timeout));
+    read_timer_.async_wait([self = shared_from_this(), gen](ErrorCode ec) {
+      if (ec || gen != self->read_timer_gen_ || self->closed_ ||
+          self->phase_ != Phase::kReading) {
+        return;
+      }
+      SC_LOG(kDebug, "http server: closing a connection: read timed out");
+      self->CloseNow();
+    });
+  }
+
+  void DisarmReadTimer() {
+    ++read_timer_gen_;
+    read_timer_.cancel();
+  }
+
   void OnRead(ErrorCode ec) {
     if (closed_) return;
+    DisarmReadTimer();
     if (ec) {
       if (ec == http::error::body_limit) {
         QueueErrorAndLinger(413, "request body too large\n");
@@ -377,6 +437,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     keep_alive_ = req.keep_alive();
     head_only_ = req.method() == http::verb::head;
     linger_ = false;
+    served_one_ = true;
 
     ++seq_;
     phase_ = Phase::kAwaitingResponse;
@@ -548,6 +609,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     socket_.close(ignored);
     linger_timer_.cancel();
+    read_timer_.cancel();
     // The front write, if in flight, is failed by its own completion.
     const auto first_unsent = queue_.begin() + (write_in_flight_ ? 1 : 0);
     std::vector<PendingWrite> dropped(std::make_move_iterator(first_unsent),
@@ -565,6 +627,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   tcp::socket socket_;
   asio::steady_timer linger_timer_;
+  // Bounds the read phase (request_timeout, idle_timeout); a generation
+  // counter makes a stale expiry a no-op.
+  asio::steady_timer read_timer_;
+  uint64_t read_timer_gen_ = 0;
+  // A request was read on this connection (later reads are keep-alive ones).
+  bool served_one_ = false;
   std::shared_ptr<ServerState> state_;
   const uint64_t id_;
 

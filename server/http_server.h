@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "core/http/header_list.h"
 
@@ -92,6 +93,17 @@ struct HttpServerOptions {
   size_t max_body_bytes = 4 << 20;
   // Requests with larger headers get 431. Default: 16 KiB.
   size_t max_header_bytes = 16 << 10;
+  // Time allowed to receive one whole request (head and body), counted from
+  // its first byte (or, on a new connection, from the accept). A client that
+  // is slower (slowloris) has its connection closed without a reply. Default:
+  // no limit.
+  absl::Duration request_timeout = absl::InfiniteDuration();
+  // How long a keep-alive connection may wait for the first byte of its next
+  // request before it is closed. Default: no limit.
+  absl::Duration idle_timeout = absl::InfiniteDuration();
+  // Open connections at most; a connection accepted beyond it is closed at
+  // once, before anything is read. 0 means no cap (the default).
+  size_t max_connections = 0;
 };
 
 using HttpHandler = std::function<void(

@@ -96,12 +96,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
     return absl::UnavailableError(
         absl::StrCat("cannot listen for gRPC on ", cfg.grpc_listen));
   }
+  // Not serving until the admin listener is up too.
+  server->SetHealth(false);
 
   SC_ASSIGN_OR_RETURN(auto admin_address, SplitHostPort(cfg.admin_listen));
   SC_ASSIGN_OR_RETURN(
       server->admin_,
-      HttpServer::Start(server->ioc_, admin_address.first, admin_address.second,
-                        MakeAdminHandler(server->metrics_, server->ready_)));
+      HttpServer::Start(
+          server->ioc_, admin_address.first, admin_address.second,
+          MakeAdminHandler(server->metrics_, &server->process_metrics_,
+                           server->ready_),
+          AdminHttpOptions()));
+  server->SetHealth(true);
   server->ready_.store(true, std::memory_order_release);
   return server;
 }
@@ -110,7 +116,7 @@ void Server::Drain(absl::Duration grace) {
   if (drained_) return;
   drained_ = true;
   ready_.store(false, std::memory_order_release);
-  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  SetHealth(false);
   sessions_->BeginDrain();
 
   // gRPC refuses new calls at once and waits for those in flight. Ours finish
@@ -135,6 +141,13 @@ void Server::Drain(absl::Duration grace) {
     http_->Shutdown();
   }
   stopper.join();
+}
+
+void Server::SetHealth(bool serving) {
+  grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(kHealthServerName, serving);
+  health->SetServingStatus(kHealthServiceName, serving);
 }
 
 Server::~Server() {

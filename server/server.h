@@ -17,6 +17,7 @@
 #include "boost/asio/io_context.hpp"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
+#include "core/metrics/process_metrics.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/session_manager.h"
 #include "grpcpp/grpcpp.h"
@@ -26,6 +27,12 @@
 #include "server/shadowcat_service.h"
 
 namespace shadowcat {
+
+// The service names the gRPC health service (grpc.health.v1.Health) reports:
+// "" (the whole server) and the Shadowcat API. Both are SERVING once Start()
+// returned and NOT_SERVING from the start of Drain().
+inline constexpr char kHealthServerName[] = "";
+inline constexpr char kHealthServiceName[] = "shadowcat.v1.Shadowcat";
 
 struct ServerOptions {
   // Start the built-in demo MCP upstream on loopback and allow it.
@@ -49,19 +56,23 @@ class Server {
   std::string demo_upstream_url() const { return demo_ ? demo_->url() : ""; }
   ShadowcatMetrics& metrics() { return metrics_; }
 
-  // Graceful drain (SIGTERM): /readyz turns 503, new sessions are refused,
+  // Graceful drain (SIGTERM): /readyz turns 503 and both health names
+  // NOT_SERVING, new sessions are refused,
   // every session is closed upstream (DELETE, bounded), and calls in flight get
   // up to `grace` to finish.
   void Drain(absl::Duration grace);
 
  private:
   explicit Server(Config config);
+  // Sets both health names (kHealthServerName, kHealthServiceName).
+  void SetHealth(bool serving);
 
   const Config config_;
   std::atomic<bool> ready_{false};
   // Declared before the io_context: handlers destroyed with it may still hold
   // permits and metric references, so these must outlive it.
   ShadowcatMetrics metrics_;
+  ProcessMetrics process_metrics_;
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
       work_;
