@@ -47,7 +47,7 @@ METRICS = set(re.findall(r'"(shadowcat_[a-z0-9_]+)"', METRICS_SOURCE))
 BOOTSTRAP = read("scripts/bootstrap.sh")
 BOOTSTRAP_APT = re.search(r"APT_PACKAGES=\(([^)]*)\)", BOOTSTRAP).group(1).split()
 # Packages bootstrap.sh installs only for these checks, not for building Shadowcat.
-CHECK_ONLY_PACKAGES = {"yamllint", "python3-yaml"}
+CHECK_ONLY_PACKAGES = {"yamllint", "python3-yaml", "prometheus"}
 
 
 def duration_seconds(text):

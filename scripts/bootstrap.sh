@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# yamllint and python3-yaml check deploy/; prometheus brings the server and
+# promtool for tests/ops (a real scrape, the exposition linter).
 APT_PACKAGES=(
   bazel-bootstrap
   build-essential pkg-config
@@ -11,8 +13,7 @@ APT_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libssl-dev
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   clang-14 libclang-rt-14-dev
-  yamllint python3-yaml  # deploy/ checks
-  prometheus  # /usr/bin/prometheus and promtool for tests/ops (a real scrape, the linter)
+  yamllint python3-yaml prometheus
 )
 # Node.js may come from elsewhere (with its own npm); only install Debian's when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
