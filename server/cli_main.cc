@@ -9,8 +9,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "shadowcat/v1/shadowcat.grpc.pb.h"
@@ -142,8 +142,9 @@ void PrintInfo(const v1::SessionInfo& info) {
   for (const v1::StreamInfo& stream : info.streams()) {
     std::cout << "  " << v1::StreamKind_Name(stream.kind()) << " "
               << v1::StreamState_Name(stream.state()) << " "
-              << stream.request_id() << " last_event_id="
-              << stream.last_event_id() << " reconnects=" << stream.reconnects()
+              << stream.request_id()
+              << " last_event_id=" << stream.last_event_id()
+              << " reconnects=" << stream.reconnects()
               << " events=" << stream.events()
               << (stream.paused() ? " paused" : "") << "\n";
   }

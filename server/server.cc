@@ -81,9 +81,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
       std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
                                        server->metrics_, std::move(allowlist));
   server->sessions_->StartIdleSweep();
-  server->service_ =
-      std::make_unique<ShadowcatService>(*server->sessions_, server->metrics_,
-                                         server->config_);
+  server->service_ = std::make_unique<ShadowcatService>(
+      *server->sessions_, server->metrics_, server->config_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -210,8 +210,8 @@ grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
   auto& [session, params] = *prepared;
   StreamReactorHooks hooks;
   hooks.on_cancel = CancelUpstream(session);
-  auto reactor = CallStreamReactor::Create(
-      metrics_, config_.stream_queue_bytes, std::move(hooks));
+  auto reactor = CallStreamReactor::Create(metrics_, config_.stream_queue_bytes,
+                                           std::move(hooks));
   session->Call(std::move(params), reactor);
   return reactor.get();
 }
@@ -314,7 +314,8 @@ grpc::ServerUnaryReactor* ShadowcatService::Cancel(
                      absl::InvalidArgumentError("request_id is required"));
   }
   if (!IsValidUtf8(request->reason())) {
-    return FinishNow(context, absl::InvalidArgumentError("reason is not UTF-8"));
+    return FinishNow(context,
+                     absl::InvalidArgumentError("reason is not UTF-8"));
   }
   absl::StatusOr<std::shared_ptr<Session>> session =
       sessions_.Find(request->session_id());
@@ -358,13 +359,12 @@ grpc::ServerUnaryReactor* ShadowcatService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
     v1::ListSessionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  sessions_.List(
-      [reactor, response](std::vector<SessionSnapshot> snapshots) {
-        for (const SessionSnapshot& snapshot : snapshots) {
-          ToProto(snapshot, response->add_sessions());
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  sessions_.List([reactor, response](std::vector<SessionSnapshot> snapshots) {
+    for (const SessionSnapshot& snapshot : snapshots) {
+      ToProto(snapshot, response->add_sessions());
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -135,8 +135,8 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
       if (!ok) {
         // The client is gone; OnCancel or OnDone follows.
         queue_.Clear();
-        FinishNowLocked(grpc::Status(grpc::StatusCode::CANCELLED,
-                                     "the client went away"));
+        FinishNowLocked(
+            grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
       } else {
         StartNextLocked();
       }
@@ -158,11 +158,11 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
       absl::MutexLock lock(&mu_);
       queue_.Clear();
       if (!writing_) {
-        FinishNowLocked(
-            grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+        FinishNowLocked(grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "cancelled by the client"));
       } else if (!finished_) {
-        final_status_ =
-            grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+        final_status_ = grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "cancelled by the client");
         finish_pending_ = true;
       }
       handle = handle_;

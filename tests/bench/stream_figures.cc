@@ -144,8 +144,9 @@ double DirectEventsPerSecond(int streams, int events) {
 
 int main() {
   using namespace shadowcat;
-  std::cout << "{\"figure\":\"resume_ms\",\"server_retry_ms\":300,\"median_ms\":"
-            << ResumeGapMs(300, 7) << "}\n";
+  std::cout
+      << "{\"figure\":\"resume_ms\",\"server_retry_ms\":300,\"median_ms\":"
+      << ResumeGapMs(300, 7) << "}\n";
   std::cout << "{\"figure\":\"resume_ms\",\"server_retry_ms\":null,"
                "\"median_ms\":"
             << ResumeGapMs(std::nullopt, 7) << "}\n";

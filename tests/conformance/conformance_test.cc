@@ -1,11 +1,14 @@
-// The MCP conformance suite (npm @modelcontextprotocol/conformance) against Shadowcat as the
-// MCP client. For one scenario the suite's CLI starts the scenario's server, runs
-// shadowcat_adapter.mjs with its URL, and judges what the client did; the adapter starts the
-// real //server:shadowcat binary (allowing only that server's origin: its port is random)
-// and drives it over gRPC. The test passes when the CLI exits 0 and its checks.json has at
-// least one SUCCESS and no FAILURE or WARNING (the suite itself fails a run on warnings).
+// The MCP conformance suite (npm @modelcontextprotocol/conformance) against
+// Shadowcat as the MCP client. For one scenario the suite's CLI starts the
+// scenario's server, runs shadowcat_adapter.mjs with its URL, and judges what
+// the client did; the adapter starts the real //server:shadowcat binary
+// (allowing only that server's origin: its port is random) and drives it over
+// gRPC. The test passes when the CLI exits 0 and its checks.json has at least
+// one SUCCESS and no FAILURE or WARNING (the suite itself fails a run on
+// warnings).
 //
-// Each BUILD target runs one scenario (--gtest_filter), so a failure names the scenario.
+// Each BUILD target runs one scenario (--gtest_filter), so a failure names the
+// scenario.
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -31,15 +34,16 @@ namespace {
 std::string MakeOutputDir(const std::string& scenario) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   std::string base = tmp != nullptr ? tmp : "/tmp";
-  std::string pattern = absl::StrCat(base, "/conformance-", scenario, "-XXXXXX");
+  std::string pattern =
+      absl::StrCat(base, "/conformance-", scenario, "-XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) return "";
   return buffer.data();
 }
 
-// The checks.json the CLI wrote somewhere below `dir` (it adds a folder named after the
-// scenario and the time).
+// The checks.json the CLI wrote somewhere below `dir` (it adds a folder named
+// after the scenario and the time).
 std::string FindChecksJson(const std::string& dir) {
   std::string direct = absl::StrCat(dir, "/checks.json");
   if (std::ifstream(direct).good()) return direct;
@@ -83,8 +87,8 @@ TEST_P(ConformanceTest, AllChecksPass) {
   ASSERT_TRUE(node.ok()) << node.status();
   absl::StatusOr<std::string> shadowcat = Runfile("server/shadowcat");
   ASSERT_TRUE(shadowcat.ok()) << shadowcat.status();
-  // The adapter and preload as source files: the adapter loads its npm packages from
-  // tests/interop and the proto from the source tree, relative to itself.
+  // The adapter and preload as source files: the adapter loads its npm packages
+  // from tests/interop and the proto from the source tree, relative to itself.
   absl::StatusOr<std::string> adapter =
       SourceFile("tests/conformance/shadowcat_adapter.mjs");
   ASSERT_TRUE(adapter.ok()) << adapter.status();
@@ -103,8 +107,9 @@ TEST_P(ConformanceTest, AllChecksPass) {
       *node,
       "--import",
       *preload,
-      absl::StrCat(*interop,
-                   "/node_modules/@modelcontextprotocol/conformance/dist/index.js"),
+      absl::StrCat(
+          *interop,
+          "/node_modules/@modelcontextprotocol/conformance/dist/index.js"),
       "client",
       "--command",
       adapter_command,
@@ -139,22 +144,25 @@ TEST_P(ConformanceTest, AllChecksPass) {
       ++success;
     } else if (status_text == "FAILURE" || status_text == "WARNING") {
       (status_text == "FAILURE" ? failure : warning) += 1;
-      absl::StrAppend(&problems, "\n  ", status_text, " ", Str(check, "id"), ": ",
-                      Str(check, "description"), " -- ",
+      absl::StrAppend(&problems, "\n  ", status_text, " ", Str(check, "id"),
+                      ": ", Str(check, "description"), " -- ",
                       Str(check, "errorMessage"));
     } else {
       ++info;
     }
     if (status_text != "INFO") {
       std::cerr << "[check] " << scenario << " " << status_text << " "
-                << Str(check, "id") << " " << Str(check, "errorMessage") << "\n";
+                << Str(check, "id") << " " << Str(check, "errorMessage")
+                << "\n";
     }
   }
-  std::cerr << "[checks] " << scenario << ": " << success << " passed, " << failure
-            << " failed, " << warning << " warnings (" << info << " info)\n";
+  std::cerr << "[checks] " << scenario << ": " << success << " passed, "
+            << failure << " failed, " << warning << " warnings (" << info
+            << " info)\n";
   if (failure + warning > 0) {
     std::cerr << "[adapter stderr]\n"
-              << ReadFile(absl::StrReplaceAll(checks_path, {{"checks.json", "stderr.txt"}}));
+              << ReadFile(absl::StrReplaceAll(checks_path,
+                                              {{"checks.json", "stderr.txt"}}));
   }
 
   EXPECT_EQ(failure, 0) << problems;
@@ -165,12 +173,13 @@ TEST_P(ConformanceTest, AllChecksPass) {
       << "the conformance CLI failed the scenario (client error or timeout)";
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, ConformanceTest,
-                         ::testing::Values("initialize", "tools_call", "sse-retry",
-                                           "elicitation-sep1034-client-defaults"),
-                         [](const auto& info) {
-                           return absl::StrReplaceAll(info.param, {{"-", "_"}});
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Scenarios, ConformanceTest,
+    ::testing::Values("initialize", "tools_call", "sse-retry",
+                      "elicitation-sep1034-client-defaults"),
+    [](const auto& info) {
+      return absl::StrReplaceAll(info.param, {{"-", "_"}});
+    });
 
 }  // namespace
 }  // namespace shadowcat

@@ -9,19 +9,18 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "tests/integration/upstream_env.h"
 
 namespace shadowcat {
 namespace {
-
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SHADOWCAT_SANITIZED 1
@@ -135,8 +134,8 @@ TEST(BackpressureTest, PX06_SlowReadersPushBackOnTheUpstreamAndLoseNothing) {
         failures[s] = status.error_message();
       } else if (failures[s].empty() &&
                  (next != kEventsPerStream || !response)) {
-        failures[s] = absl::StrCat("got ", next, " events, response ",
-                                   response);
+        failures[s] =
+            absl::StrCat("got ", next, " events, response ", response);
       }
       done.fetch_add(1);
     });

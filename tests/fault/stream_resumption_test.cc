@@ -102,8 +102,8 @@ TEST_P(DropKindTest, RZ02_ADroppedPostStreamResumesByGetWithLastEventId) {
   RecordedRequest post, get;
   ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &post));
   ASSERT_TRUE(env.upstream->WaitForRpc("GET", &get));
-  EXPECT_FALSE(env.upstream->WaitForRpc("tools/call", nullptr,
-                                        absl::Milliseconds(100)));
+  EXPECT_FALSE(
+      env.upstream->WaitForRpc("tools/call", nullptr, absl::Milliseconds(100)));
   EXPECT_FALSE(get.Header("Last-Event-ID").empty());
   EXPECT_THAT(get.Header("Accept"), HasSubstr("text/event-stream"));
   EXPECT_EQ(get.Header("Mcp-Session-Id"), "fake-session-1");
@@ -310,7 +310,8 @@ TEST(ServerStreamTest, PI01_APingOnTheGetStreamIsAnsweredByShadowcat) {
   Env env = Start(WithGetStream(), FastReconnect());
   std::string session = OpenWithServerStream(env);
   ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
-  env.upstream->PushServerMessage(R"({"jsonrpc":"2.0","id":"p-1","method":"ping"})");
+  env.upstream->PushServerMessage(
+      R"({"jsonrpc":"2.0","id":"p-1","method":"ping"})");
   RecordedRequest answer;
   ASSERT_TRUE(env.upstream->WaitForResponseTo("\"p-1\"", &answer));
   EXPECT_EQ(answer.body, R"({"jsonrpc":"2.0","id":"p-1","result":{}})");
@@ -338,8 +339,9 @@ TEST(ServerStreamTest, RZ07_SS08_ADroppedGetStreamIsResumedWithOneGetAtATime) {
   EXPECT_EQ(gets[0].Header("Last-Event-ID"), "");
   EXPECT_FALSE(gets[1].Header("Last-Event-ID").empty());
   // SS-08: never two GETs at once, so the fake never had to answer 409.
-  EXPECT_EQ(MetricValue(Metrics(env), "shadowcat_upstream_http_responses_total{"
-                                      "code_class=\"4xx\"}"),
+  EXPECT_EQ(MetricValue(Metrics(env),
+                        "shadowcat_upstream_http_responses_total{"
+                        "code_class=\"4xx\"}"),
             0);
   context->TryCancel();
 }

@@ -43,8 +43,8 @@ std::string UpstreamId(const RecordedRequest& request) {
   const size_t at = request.body.find("\"id\":");
   if (at == std::string::npos) return "";
   const size_t begin = at + 5;
-  return request.body.substr(begin, request.body.find_first_of(",}", begin) -
-                                        begin);
+  return request.body.substr(begin,
+                             request.body.find_first_of(",}", begin) - begin);
 }
 
 // The next POST of a JSON-RPC response (the fake records responses, and GETs,
@@ -112,9 +112,9 @@ TEST(CancelTest, CN01_CancelByHandleSendsCancelledAndFreesTheSlot) {
   EXPECT_TRUE(Call(env, session, "tools/list", "", &a).ok());
   EXPECT_TRUE(Call(env, session, "tools/list", "", &b).ok());
   // CN-02: nothing to cancel any more.
-  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST(CancelTest, CN01_ClientCancellingACallStreamCancelsUpstream) {
@@ -205,18 +205,18 @@ TEST(CancelTest, AHandleInFlightCannotBeReused) {
   v1::CallStreamEvent event;
   ASSERT_TRUE(reader->Read(&event));
   v1::CallResponse response;
-  EXPECT_EQ(env.shadowcat.stub->Call(Ctx().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      env.shadowcat.stub->Call(Ctx().get(), request, &response).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
   request.set_request_id("sc-7");  // Shadowcat's own namespace
-  EXPECT_EQ(env.shadowcat.stub->Call(Ctx().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      env.shadowcat.stub->Call(Ctx().get(), request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   request.set_request_id("");
   request.set_method("initialize");  // OpenSession's job
-  EXPECT_EQ(env.shadowcat.stub->Call(Ctx().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      env.shadowcat.stub->Call(Ctx().get(), request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   context->TryCancel();
 }
 
@@ -248,7 +248,8 @@ TEST(SubscribeTest, SS04_GetAnswered405MeansNoServerStreamAndNoRetry) {
       env.shadowcat.stub->Subscribe(context2.get(), SubscribeTo(session));
   v1::CallResponse response;
   ASSERT_TRUE(Call(env, session, "tools/list", "", &response).ok());
-  EXPECT_FALSE(env.upstream->WaitForRpc("GET", nullptr, absl::Milliseconds(200)));
+  EXPECT_FALSE(
+      env.upstream->WaitForRpc("GET", nullptr, absl::Milliseconds(200)));
   context->TryCancel();
   context2->TryCancel();
 }
@@ -330,8 +331,9 @@ TEST(SubscribeTest, LC04_AServerRequestNobodyAnswersGetsAnErrorReply) {
   EXPECT_EQ(env.shadowcat.stub->Respond(Ctx().get(), respond, &responded)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(Metrics(env),
-              HasSubstr("shadowcat_server_requests_total{outcome=\"timed_out\"} 1"));
+  EXPECT_THAT(
+      Metrics(env),
+      HasSubstr("shadowcat_server_requests_total{outcome=\"timed_out\"} 1"));
 }
 
 TEST(SubscribeTest, SubscribersEndWhenTheSessionCloses) {

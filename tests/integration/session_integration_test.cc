@@ -591,19 +591,19 @@ TEST(SessionIntegrationTest, CancelAndSubscribeNeedAKnownSession) {
   cancel.set_session_id("nope");
   cancel.set_request_id("x");
   v1::CancelResponse cancelled;
-  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   cancel.clear_request_id();
-  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   std::string session = Open(env);
   cancel.set_session_id(session);
   cancel.set_request_id("no-such-call");
-  EXPECT_EQ(env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   auto context = Ctx();
   v1::SubscribeRequest subscribe;
   subscribe.set_session_id("nope");

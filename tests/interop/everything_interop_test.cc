@@ -1,7 +1,8 @@
 // Interop with the MCP project's reference "everything" server (npm
-// @modelcontextprotocol/server-everything, started by everything_server.mjs) over Streamable
-// HTTP: it always runs with an event store (priming events, UUID event ids), announces
-// conditional tools with list_changed, and reports long-running progress.
+// @modelcontextprotocol/server-everything, started by everything_server.mjs)
+// over Streamable HTTP: it always runs with an event store (priming events,
+// UUID event ids), announces conditional tools with list_changed, and reports
+// long-running progress.
 
 #include <string>
 #include <vector>
@@ -22,8 +23,9 @@ using ::testing::HasSubstr;
 class EverythingInteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<NodePeer> peer = StartNodePeer(
-        "everything_server.mjs", {}, {"@modelcontextprotocol/server-everything"});
+    absl::StatusOr<NodePeer> peer =
+        StartNodePeer("everything_server.mjs", {},
+                      {"@modelcontextprotocol/server-everything"});
     ASSERT_TRUE(peer.ok()) << peer.status();
     peer_ = *std::move(peer);
     shadowcat_ = StartShadowcat({peer_.url});
@@ -85,7 +87,8 @@ TEST_F(EverythingInteropTest, OpenListEchoAndLongRunningProgress) {
   open.set_upstream_url(peer_.url);
   open.mutable_client_info()->set_name("shadowcat-interop");
   v1::OpenSessionResponse opened;
-  grpc::Status status = shadowcat_.stub->OpenSession(Ctx().get(), open, &opened);
+  grpc::Status status =
+      shadowcat_.stub->OpenSession(Ctx().get(), open, &opened);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(opened.protocol_version(), "2025-11-25");
   EXPECT_THAT(opened.server_info_json(), HasSubstr("mcp-servers/everything"));
@@ -96,21 +99,24 @@ TEST_F(EverythingInteropTest, OpenListEchoAndLongRunningProgress) {
   status = Call(session, "tools/list", "{}", &tools);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(tools.result_json(), HasSubstr("\"echo\""));
-  EXPECT_THAT(tools.result_json(), HasSubstr("\"trigger-long-running-operation\""));
+  EXPECT_THAT(tools.result_json(),
+              HasSubstr("\"trigger-long-running-operation\""));
 
   v1::CallResponse echo;
-  status = Call(session, "tools/call",
-                R"({"name":"echo","arguments":{"message":"through the sidecar"}})", &echo);
+  status =
+      Call(session, "tools/call",
+           R"({"name":"echo","arguments":{"message":"through the sidecar"}})",
+           &echo);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(FirstText(echo.result_json()), "Echo: through the sidecar")
       << echo.ShortDebugString();
 
   // 4 steps of 0.25 s, a progress notification after each.
-  StreamOutcome outcome = RunCallStream(
-      *shadowcat_.stub,
-      ToolCall(session, "trigger-long-running-operation", R"({"duration":1,"steps":4})",
-               "long-1"),
-      nullptr);
+  StreamOutcome outcome =
+      RunCallStream(*shadowcat_.stub,
+                    ToolCall(session, "trigger-long-running-operation",
+                             R"({"duration":1,"steps":4})", "long-1"),
+                    nullptr);
   ASSERT_TRUE(outcome.status.ok())
       << outcome.status.error_code() << ": " << outcome.status.error_message();
   EXPECT_THAT(ProgressValues(outcome.Messages()), ElementsAre(1, 2, 3, 4));
@@ -138,8 +144,9 @@ TEST_F(EverythingInteropTest, SamplingRequestIsAnsweredThroughRespond) {
       [&](const v1::ServerMessage& message) {
         if (message.method() != "sampling/createMessage") return;
         ++requests;
-        Answer(session, message,
-               R"({"role":"assistant","content":{"type":"text","text":"hi from the backend"},"model":"backend-model","stopReason":"endTurn"})");
+        Answer(
+            session, message,
+            R"({"role":"assistant","content":{"type":"text","text":"hi from the backend"},"model":"backend-model","stopReason":"endTurn"})");
       });
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_EQ(requests, 1);

@@ -49,7 +49,8 @@ std::vector<std::string> RunfilesRoots() {
   }
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) roots.push_back(absl::StrCat(absl::string_view(self, n), ".runfiles"));
+  if (n > 0)
+    roots.push_back(absl::StrCat(absl::string_view(self, n), ".runfiles"));
   return roots;
 }
 
@@ -83,9 +84,9 @@ absl::StatusOr<std::string> Runfile(absl::string_view workspace_path) {
     if (Exists(found)) return found;
     tried.push_back(absl::StrCat(manifest, " (manifest)"));
   }
-  return absl::NotFoundError(
-      absl::StrCat("runfile ", key, " not found (is it in the test's data?); tried: ",
-                   absl::StrJoin(tried, ", ")));
+  return absl::NotFoundError(absl::StrCat(
+      "runfile ", key, " not found (is it in the test's data?); tried: ",
+      absl::StrJoin(tried, ", ")));
 }
 
 absl::StatusOr<std::string> SourceFile(absl::string_view workspace_path) {
@@ -93,8 +94,8 @@ absl::StatusOr<std::string> SourceFile(absl::string_view workspace_path) {
   if (!runfile.ok()) return runfile.status();
   char real[PATH_MAX];
   if (realpath(runfile->c_str(), real) == nullptr) {
-    return absl::InternalError(absl::StrCat("realpath(", *runfile,
-                                            ") failed: ", std::strerror(errno)));
+    return absl::InternalError(absl::StrCat(
+        "realpath(", *runfile, ") failed: ", std::strerror(errno)));
   }
   return std::string(real);
 }
@@ -103,7 +104,8 @@ absl::StatusOr<std::string> InteropDir(
     const std::vector<std::string>& node_packages) {
   std::string dir = Env("SHADOWCAT_INTEROP_DIR");
   if (dir.empty()) {
-    absl::StatusOr<std::string> peer = SourceFile("tests/interop/sdk_server.mjs");
+    absl::StatusOr<std::string> peer =
+        SourceFile("tests/interop/sdk_server.mjs");
     if (!peer.ok()) return peer.status();
     dir = peer->substr(0, peer->rfind('/'));
   }

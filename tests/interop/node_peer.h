@@ -1,8 +1,9 @@
 #ifndef SHADOWCAT_TESTS_INTEROP_NODE_PEER_H_
 #define SHADOWCAT_TESTS_INTEROP_NODE_PEER_H_
 
-// Starts a node MCP peer of tests/interop (sdk_server.mjs, everything_server.mjs) on a
-// loopback port and waits for its `LISTENING <port>` line.
+// Starts a node MCP peer of tests/interop (sdk_server.mjs,
+// everything_server.mjs) on a loopback port and waits for its `LISTENING
+// <port>` line.
 
 #include <cstdint>
 #include <memory>
@@ -21,11 +22,12 @@ struct NodePeer {
   std::string url;
 };
 
-// Runs `node <tests/interop>/<script> --port 0 <args...>`; `node_packages` must be
-// installed (else the error says to run scripts/bootstrap.sh).
+// Runs `node <tests/interop>/<script> --port 0 <args...>`; `node_packages` must
+// be installed (else the error says to run scripts/bootstrap.sh).
 absl::StatusOr<NodePeer> StartNodePeer(
     const std::string& script, const std::vector<std::string>& args,
-    const std::vector<std::string>& node_packages, const std::string& path = "/mcp");
+    const std::vector<std::string>& node_packages,
+    const std::string& path = "/mcp");
 
 }  // namespace shadowcat
 

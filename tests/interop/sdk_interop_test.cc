@@ -5,8 +5,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/interop/node_peer.h"
 #include "tests/integration/test_env.h"
+#include "tests/interop/node_peer.h"
 
 namespace shadowcat {
 namespace {

@@ -19,9 +19,10 @@ std::optional<v1::CallResponse> StreamOutcome::Response() const {
   return std::nullopt;
 }
 
-StreamOutcome RunCallStream(v1::Shadowcat::Stub& stub, const v1::CallRequest& request,
-                            const std::function<void(const v1::ServerMessage&)>& on_message,
-                            absl::Duration timeout) {
+StreamOutcome RunCallStream(
+    v1::Shadowcat::Stub& stub, const v1::CallRequest& request,
+    const std::function<void(const v1::ServerMessage&)>& on_message,
+    absl::Duration timeout) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   std::unique_ptr<grpc::ClientReader<v1::CallStreamEvent>> reader =
@@ -59,7 +60,8 @@ boost::json::value ParseJson(const std::string& text) {
   return value;
 }
 
-std::vector<double> ProgressValues(const std::vector<v1::ServerMessage>& messages) {
+std::vector<double> ProgressValues(
+    const std::vector<v1::ServerMessage>& messages) {
   std::vector<double> values;
   for (const v1::ServerMessage& message : messages) {
     if (message.method() != "notifications/progress") continue;
@@ -71,7 +73,8 @@ std::vector<double> ProgressValues(const std::vector<v1::ServerMessage>& message
     if (progress != nullptr && progress->is_number())
       values.push_back(progress->to_number<double>());
     else
-      values.push_back(-1);  // a progress notification without a number: visible in asserts
+      values.push_back(
+          -1);  // a progress notification without a number: visible in asserts
   }
   return values;
 }
@@ -84,7 +87,8 @@ std::string FirstText(const std::string& result_json) {
   for (const boost::json::value& item : content->as_array()) {
     if (!item.is_object()) continue;
     const boost::json::value* text = item.as_object().if_contains("text");
-    if (text != nullptr && text->is_string()) return std::string(text->as_string());
+    if (text != nullptr && text->is_string())
+      return std::string(text->as_string());
   }
   return "";
 }

@@ -1,7 +1,8 @@
 #ifndef SHADOWCAT_TESTS_INTEROP_STREAM_HELPERS_H_
 #define SHADOWCAT_TESTS_INTEROP_STREAM_HELPERS_H_
 
-// Small helpers for interop tests that read CallStreams and answer server requests.
+// Small helpers for interop tests that read CallStreams and answer server
+// requests.
 
 #include <functional>
 #include <optional>
@@ -25,14 +26,16 @@ struct StreamOutcome {
   std::optional<v1::CallResponse> Response() const;
 };
 
-// Runs a CallStream to its end. `on_message` (may be empty) sees each message event as it
-// arrives, before the next is read: a test answers server requests from it with Respond.
-StreamOutcome RunCallStream(v1::Shadowcat::Stub& stub, const v1::CallRequest& request,
-                            const std::function<void(const v1::ServerMessage&)>& on_message,
-                            absl::Duration timeout = absl::Seconds(15));
+// Runs a CallStream to its end. `on_message` (may be empty) sees each message
+// event as it arrives, before the next is read: a test answers server requests
+// from it with Respond.
+StreamOutcome RunCallStream(
+    v1::Shadowcat::Stub& stub, const v1::CallRequest& request,
+    const std::function<void(const v1::ServerMessage&)>& on_message,
+    absl::Duration timeout = absl::Seconds(15));
 
-// A CallRequest for tools/call of `tool` with `arguments_json`, and a progress token if not
-// empty.
+// A CallRequest for tools/call of `tool` with `arguments_json`, and a progress
+// token if not empty.
 v1::CallRequest ToolCall(const std::string& session, const std::string& tool,
                          const std::string& arguments_json,
                          const std::string& progress_token = "");
@@ -40,8 +43,10 @@ v1::CallRequest ToolCall(const std::string& session, const std::string& tool,
 // Parses JSON; a null value when it does not parse.
 boost::json::value ParseJson(const std::string& text);
 
-// The `progress` values of the notifications/progress among `messages`, in order.
-std::vector<double> ProgressValues(const std::vector<v1::ServerMessage>& messages);
+// The `progress` values of the notifications/progress among `messages`, in
+// order.
+std::vector<double> ProgressValues(
+    const std::vector<v1::ServerMessage>& messages);
 
 // The text of the first text content item of a tools/call result, or "".
 std::string FirstText(const std::string& result_json);

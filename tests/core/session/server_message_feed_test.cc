@@ -38,7 +38,7 @@ TEST(ServerMessageFeedTest, EvictsByCountAndBytesAndSaysWhenAGapIsLost) {
   for (const char* json : {"a", "b", "c"}) feed.Append(Message(json));
   EXPECT_EQ(feed.buffered(), 2u);
   EXPECT_EQ(feed.After(0).status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(feed.After(1)->size(), 2u);  // 2 and 3 are still there
+  EXPECT_EQ(feed.After(1)->size(), 2u);         // 2 and 3 are still there
   feed.Append(Message(std::string(150, 'x')));  // alone over the byte bound
   EXPECT_EQ(feed.buffered(), 1u);
   EXPECT_EQ(feed.After(3)->size(), 1u);
