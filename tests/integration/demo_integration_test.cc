@@ -1,6 +1,10 @@
 // The README's first experience: Shadowcat with its built-in demo upstream,
 // driven through the gRPC API exactly as the CLI does.
 
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -88,6 +92,42 @@ TEST_F(DemoIntegrationTest, SlowToolStreamsProgressThenResult) {
   }
   EXPECT_TRUE(events[4].has_response());
   EXPECT_FALSE(events[4].response().result_json().empty());
+}
+
+TEST_F(DemoIntegrationTest,
+       PX02_TwoCallersWithTheSameProgressTokenEachSeeTheirOwn) {
+  // Both backends pick "p1" on one session; upstream each request carries a
+  // token of Shadowcat's, so neither sees the other's progress.
+  auto run = [&](int steps, std::vector<std::string>* progress) {
+    v1::CallRequest request;
+    request.set_session_id(session_);
+    request.set_method("tools/call");
+    request.set_params_json(
+        absl::StrCat(R"({"name":"slow","arguments":{"steps":)", steps,
+                     R"(,"delay_ms":20},"_meta":{"progressToken":"p1"}})"));
+    auto context = Ctx();
+    auto reader = shadowcat_.stub->CallStream(context.get(), request);
+    v1::CallStreamEvent event;
+    while (reader->Read(&event)) {
+      if (event.has_message())
+        progress->push_back(event.message().message_json());
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+  };
+  std::vector<std::string> a, b;
+  std::thread first([&] { run(3, &a); });
+  run(5, &b);
+  first.join();
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 5u);
+  for (const std::string& json : a) {
+    EXPECT_THAT(json, HasSubstr(R"("progressToken":"p1")"));
+    EXPECT_THAT(json, HasSubstr(R"("total":3)"));
+  }
+  for (const std::string& json : b) {
+    EXPECT_THAT(json, HasSubstr(R"("progressToken":"p1")"));
+    EXPECT_THAT(json, HasSubstr(R"("total":5)"));
+  }
 }
 
 TEST_F(DemoIntegrationTest, CloseDeletesTheUpstreamSession) {
