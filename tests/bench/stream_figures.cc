@@ -44,10 +44,7 @@ double ResumeGapMs(std::optional<int> retry_ms, int rounds) {
     for (int i = 0; i < 4; ++i) reply.messages_before.push_back(Note(i));
     reply.drop_after_events = 2;
     env.upstream->ScriptReply("tools/call", reply);
-    v1::CallRequest request;
-    request.set_session_id(session);
-    request.set_method("tools/call");
-    request.set_params_json(kEchoParams);
+    v1::CallRequest request = EchoCall(session);
     auto context = Ctx(absl::Seconds(30));
     auto reader = env.shadowcat.stub->CallStream(context.get(), request);
     v1::CallStreamEvent event;
@@ -83,10 +80,7 @@ double CallStreamEventsPerSecond(int streams, int events) {
   std::vector<std::thread> readers;
   for (int s = 0; s < streams; ++s) {
     readers.emplace_back([&] {
-      v1::CallRequest request;
-      request.set_session_id(session);
-      request.set_method("tools/call");
-      request.set_params_json(kEchoParams);
+      v1::CallRequest request = EchoCall(session);
       auto context = Ctx(absl::Seconds(300));
       auto reader = env.shadowcat.stub->CallStream(context.get(), request);
       v1::CallStreamEvent event;

@@ -106,10 +106,7 @@ TEST(BackpressureTest, PX06_SlowReadersPushBackOnTheUpstreamAndLoseNothing) {
   std::vector<std::thread> readers;
   for (int s = 0; s < kStreams; ++s) {
     readers.emplace_back([&, s] {
-      v1::CallRequest request;
-      request.set_session_id(session);
-      request.set_method("tools/call");
-      request.set_params_json(kEchoParams);
+      v1::CallRequest request = EchoCall(session);
       auto context = Ctx(absl::Seconds(300));
       auto reader = stub->CallStream(context.get(), request);
       v1::CallStreamEvent event;

@@ -47,10 +47,7 @@ struct StreamOutcome {
 
 StreamOutcome CallStream(Env& env, const std::string& session,
                          absl::Duration timeout = absl::Seconds(10)) {
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
+  v1::CallRequest request = EchoCall(session);
   auto context = Ctx(timeout);
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   StreamOutcome out;

@@ -70,11 +70,7 @@ TEST(CancelTest, CN01_CancelByHandleSendsCancelledAndFreesTheSlot) {
   Env env = Start({}, config);
   std::string session = Open(env);
   ScriptSlowCall(env);
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
-  request.set_request_id("slow-1");
+  v1::CallRequest request = EchoCall(session, "slow-1");
   auto context = Ctx();
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   v1::CallStreamEvent event;
@@ -121,10 +117,7 @@ TEST(CancelTest, CN01_ClientCancellingACallStreamCancelsUpstream) {
   Env env = Start();
   std::string session = Open(env);
   ScriptSlowCall(env);
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
+  v1::CallRequest request = EchoCall(session);
   auto context = Ctx();
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   v1::CallStreamEvent event;
@@ -145,10 +138,7 @@ TEST(CancelTest, CN01_ClientCancellingAUnaryCallCancelsUpstream) {
   Env env = Start();
   std::string session = Open(env);
   ScriptSlowCall(env);
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
+  v1::CallRequest request = EchoCall(session);
   auto context = Ctx();
   std::thread canceller([&] {
     // Cancels once the request reached the upstream.
@@ -168,10 +158,7 @@ TEST(CancelTest, CloseSessionCancelsCallsInFlightBeforeItsDelete) {
   Env env = Start();
   std::string session = Open(env);
   ScriptSlowCall(env);
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
+  v1::CallRequest request = EchoCall(session);
   auto context = Ctx();
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   v1::CallStreamEvent event;
@@ -195,11 +182,7 @@ TEST(CancelTest, AHandleInFlightCannotBeReused) {
   Env env = Start();
   std::string session = Open(env);
   ScriptSlowCall(env);
-  v1::CallRequest request;
-  request.set_session_id(session);
-  request.set_method("tools/call");
-  request.set_params_json(kEchoParams);
-  request.set_request_id("dup");
+  v1::CallRequest request = EchoCall(session, "dup");
   auto context = Ctx();
   auto reader = env.shadowcat.stub->CallStream(context.get(), request);
   v1::CallStreamEvent event;

@@ -43,6 +43,16 @@ grpc::Status Call(Env& env, const std::string& session,
   return env.shadowcat.stub->Call(Ctx().get(), request, response);
 }
 
+v1::CallRequest EchoCall(const std::string& session,
+                         const std::string& request_id) {
+  v1::CallRequest request;
+  request.set_session_id(session);
+  request.set_method("tools/call");
+  request.set_params_json(kEchoParams);
+  request.set_request_id(request_id);
+  return request;
+}
+
 std::string Metrics(Env& env) {
   absl::StatusOr<std::string> metrics =
       HttpGet(env.shadowcat.server->admin_port(), "/metrics");
