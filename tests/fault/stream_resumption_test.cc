@@ -345,14 +345,16 @@ TEST(ServerStreamTest, RZ07_SS08_ADroppedGetStreamIsResumedWithOneGetAtATime) {
 
 TEST(ServerStreamTest, SS09_KeepaliveCommentsKeepAQuietStreamAlive) {
   FakeMcpServerOptions options = WithGetStream();
-  options.standalone_get.keepalive_interval = absl::Milliseconds(50);
+  options.standalone_get.keepalive_interval = absl::Milliseconds(100);
   Config config = FastReconnect();
-  config.read_timeout = absl::Milliseconds(300);
+  // Ten keepalives per timeout: a loaded machine (sanitizers) must not miss
+  // the window by accident.
+  config.read_timeout = absl::Seconds(1);
   Env env = Start(options, config);
   std::string session = OpenWithServerStream(env);
   ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
-  // Three read timeouts long, with nothing but comments.
-  absl::SleepFor(absl::Milliseconds(900));
+  // Two and a half read timeouts long, with nothing but comments.
+  absl::SleepFor(absl::Milliseconds(2500));
   EXPECT_EQ(RequestsOf(env, "GET").size(), 1u);
   // after_sequence 0: the message may land before the subscription does.
   v1::SubscribeRequest subscribe = SubscribeTo(session);
