@@ -2,14 +2,19 @@
 
 #include <utility>
 
+#include "server/tsan_handoff.h"
+
 namespace shadowcat {
 
 std::shared_ptr<CallReactor> CallReactor::Create(
     v1::CallResponse* response,
     std::function<void(const std::string&)> on_cancel) {
   auto reactor = std::make_shared<CallReactor>(response, std::move(on_cancel));
-  absl::MutexLock lock(&reactor->mu_);
-  reactor->self_ = reactor;
+  {
+    absl::MutexLock lock(&reactor->mu_);
+    reactor->self_ = reactor;
+  }
+  TsanPublished(reactor.get());
   return reactor;
 }
 
@@ -26,6 +31,7 @@ void CallReactor::Finish(absl::StatusOr<RpcResult> outcome) {
 }
 
 void CallReactor::OnCancel() {
+  TsanAdopted(this);
   std::string handle;
   {
     absl::MutexLock lock(&mu_);
@@ -38,6 +44,7 @@ void CallReactor::OnCancel() {
 }
 
 void CallReactor::OnDone() {
+  TsanAdopted(this);
   std::shared_ptr<CallReactor> self;
   {
     absl::MutexLock lock(&mu_);

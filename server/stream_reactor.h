@@ -32,6 +32,7 @@
 #include "core/session/event_sink.h"
 #include "grpcpp/grpcpp.h"
 #include "server/conversions.h"
+#include "server/tsan_handoff.h"
 #include "shadowcat/v1/shadowcat.pb.h"
 
 namespace shadowcat {
@@ -58,8 +59,11 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
                                                StreamReactorHooks hooks = {}) {
     auto reactor =
         std::make_shared<StreamReactor>(metrics, queue_bytes, std::move(hooks));
-    absl::MutexLock lock(&reactor->mu_);
-    reactor->self_ = reactor;
+    {
+      absl::MutexLock lock(&reactor->mu_);
+      reactor->self_ = reactor;
+    }
+    TsanPublished(reactor.get());
     return reactor;
   }
 
@@ -128,6 +132,7 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
 
   // grpc::ServerWriteReactor:
   void OnWriteDone(bool ok) override {
+    TsanAdopted(this);
     absl::AnyInvocable<void()>* resume = nullptr;
     {
       absl::MutexLock lock(&mu_);
@@ -152,6 +157,7 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
   }
 
   void OnCancel() override {
+    TsanAdopted(this);
     std::string handle;
     absl::AnyInvocable<void()>* resume = nullptr;
     {
@@ -176,6 +182,7 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
   }
 
   void OnDone() override {
+    TsanAdopted(this);
     std::shared_ptr<StreamReactor> self;
     {
       absl::MutexLock lock(&mu_);

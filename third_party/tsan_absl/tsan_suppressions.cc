@@ -33,11 +33,15 @@
 // accesses on the thread that completes a tag as racing with the allocation or
 // the previous operation. The `race:` names are gRPC functions inside which no
 // code of ours ever runs (our reactors are called from CallbackWithSuccessTag::
-// Run, not from these), so a race in our code is still reported. The two
-// `race_top:` entries match only a reactor base class's destructor as the
-// racing frame: the last reference may drop on the thread where libgrpc's
-// executor ran OnDone, after gRPC's finish callback made its virtual call on
-// another. ASan runs the same calls and would report a real use after free of
+// Run, not from these), so a race in our code is still reported. The
+// `race_top:` entries match only when gRPC's own frame is the racing access:
+// gRPC's handler-dispatch lambdas (RunHandler: gRPC's own call objects; our
+// handler's accesses below it are still checked), the callbacks SetupReactor
+// installs (they read the reactor that our handler
+// allocated on another thread before calling OnCancel/OnDone, whose own
+// accesses are still checked), and a reactor base class's destructor (the last
+// reference may drop on the thread where libgrpc's executor ran OnDone, after
+// gRPC's finish callback made its virtual call on another). ASan runs the same calls and would report a real use after free of
 // any of these objects.
 
 #if defined(__SANITIZE_THREAD__)
@@ -58,6 +62,9 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:grpc::internal::CallbackWithSuccessTag::Set\n"
          "race:grpc::internal::InterceptorBatchMethodsImpl::~\n"
          "race:grpc::ByteBuffer::Clear\n"
+         "race:::CallOnDone()\n"
+         "race_top:::SetupReactor(\n"
+         "race_top:::RunHandler(\n"
          "race_top:grpc::ServerUnaryReactor::~ServerUnaryReactor\n"
          "race_top:::~ServerWriteReactor\n";
 }
