@@ -205,11 +205,7 @@ void Session::BeginRecovery() {
   reopen_server_stream_ = get_stream_ != nullptr ||
                           !feed_.subscribers().empty() ||
                           params_.open_server_stream;
-  if (get_stream_ != nullptr) {
-    get_stream_->Close(StreamReason::kExpired);
-    streams_.erase(get_stream_.get());
-    get_stream_.reset();
-  }
+  CloseServerStream(StreamReason::kExpired);
   server_stream_ = ServerStreamStatus::kNotOpened;
   // VN-08: the new initialize carries neither the old id nor its version.
   upstream_session_id_.clear();
@@ -357,14 +353,17 @@ void Session::AttachSink(EventSink& sink) {
 
 // --- Lifecycle --------------------------------------------------------------
 
+void Session::CloseServerStream(StreamReason reason) {
+  if (get_stream_ == nullptr) return;
+  get_stream_->Close(reason);
+  streams_.erase(get_stream_.get());
+  get_stream_.reset();
+}
+
 void Session::MarkExpired() {
   state_ = State::kClosed;
   open_.store(false, std::memory_order_release);
-  if (get_stream_ != nullptr) {
-    get_stream_->Close(StreamReason::kCancelled);
-    streams_.erase(get_stream_.get());
-    get_stream_.reset();
-  }
+  CloseServerStream(StreamReason::kCancelled);
   for (auto& subscriber : feed_.TakeSubscribers()) {
     subscriber->Finish(absl::NotFoundError(
         "session expired: the upstream no longer knows it"));
@@ -392,11 +391,7 @@ void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done) {
     }
     for (auto& [id_raw, timer] : self->server_requests_) timer->cancel();
     self->server_requests_.clear();
-    if (self->get_stream_ != nullptr) {
-      self->get_stream_->Close(StreamReason::kCancelled);
-      self->streams_.erase(self->get_stream_.get());
-      self->get_stream_.reset();
-    }
+    self->CloseServerStream(StreamReason::kCancelled);
     for (auto& subscriber : self->feed_.TakeSubscribers()) {
       subscriber->Finish(RpcResult{});
     }

@@ -235,6 +235,8 @@ class Session : public UpstreamStreamDelegate,
   void PostMessage(std::string label_method, std::string body, PostDone done);
   void SendCancelled(const std::string& id_raw, const std::string& reason);
   void OpenServerStream();
+  // Closes the GET stream, if any, as the owner (no OnStreamEnded follows).
+  void CloseServerStream(StreamReason reason);
   void OnServerRequest(UpstreamStream& stream, const std::string& id_raw,
                        absl::string_view method);
   void ExpireServerRequest(const std::string& id_raw);

@@ -28,16 +28,6 @@ bool Eventually(const std::function<bool()>& condition,
   return condition();
 }
 
-v1::SessionInfo Describe(Env& env, const std::string& session) {
-  v1::GetSessionRequest request;
-  request.set_session_id(session);
-  v1::SessionInfo info;
-  grpc::Status status =
-      env.shadowcat.stub->GetSession(Ctx().get(), request, &info);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return info;
-}
-
 // The upstream JSON-RPC id of a recorded request body: `"id":N`.
 std::string UpstreamId(const RecordedRequest& request) {
   const size_t at = request.body.find("\"id\":");

@@ -15,16 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-v1::SessionInfo Describe(Env& env, const std::string& session) {
-  v1::GetSessionRequest request;
-  request.set_session_id(session);
-  v1::SessionInfo info;
-  grpc::Status status =
-      env.shadowcat.stub->GetSession(Ctx().get(), request, &info);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return info;
-}
-
 std::vector<std::string> Methods(Env& env) {
   std::vector<std::string> out;
   for (const RecordedRequest& r : env.upstream->requests()) {

@@ -53,6 +53,16 @@ v1::CallRequest EchoCall(const std::string& session,
   return request;
 }
 
+v1::SessionInfo Describe(Env& env, const std::string& session) {
+  v1::GetSessionRequest request;
+  request.set_session_id(session);
+  v1::SessionInfo info;
+  grpc::Status status =
+      env.shadowcat.stub->GetSession(Ctx().get(), request, &info);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return info;
+}
+
 std::string Metrics(Env& env) {
   absl::StatusOr<std::string> metrics =
       HttpGet(env.shadowcat.server->admin_port(), "/metrics");

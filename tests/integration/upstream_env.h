@@ -33,6 +33,9 @@ grpc::Status Call(Env& env, const std::string& session,
 v1::CallRequest EchoCall(const std::string& session,
                          const std::string& request_id = "");
 
+// GetSession of `session` (a test failure when it fails).
+v1::SessionInfo Describe(Env& env, const std::string& session);
+
 // The /metrics exposition of env's Shadowcat.
 std::string Metrics(Env& env);
 
