@@ -55,6 +55,16 @@ v1::ServerStreamStatus ToProto(ServerStreamStatus status) {
 
 }  // namespace
 
+v1::UpstreamTransport ToProto(UpstreamTransport transport) {
+  switch (transport) {
+    case UpstreamTransport::kStreamableHttp:
+      return v1::UPSTREAM_TRANSPORT_STREAMABLE_HTTP;
+    case UpstreamTransport::kLegacySse:
+      return v1::UPSTREAM_TRANSPORT_LEGACY_HTTP_SSE;
+  }
+  return v1::UPSTREAM_TRANSPORT_UNSPECIFIED;
+}
+
 void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_session_id(snapshot.id);
   out->set_upstream_url(snapshot.upstream_url);
@@ -68,6 +78,7 @@ void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_server_stream(ToProto(snapshot.server_stream));
   out->set_server_requests_pending(snapshot.server_requests_pending);
   out->set_reinitializations(snapshot.reinitializations);
+  out->set_transport(ToProto(snapshot.transport));
   for (const StreamSnapshot& stream : snapshot.streams) {
     v1::StreamInfo* info = out->add_streams();
     info->set_kind(stream.info.kind == StreamKind::kPost ? v1::STREAM_KIND_POST

@@ -88,6 +88,10 @@ ABSL_FLAG(size_t, subscribe_buffer_bytes, kDefaults.subscribe_buffer_bytes,
 ABSL_FLAG(bool, session_recovery, kDefaults.session_recovery,
           "On a 404 for a session id, re-initialize under the same handle "
           "and resend the requests the upstream refused (SM-06).");
+ABSL_FLAG(bool, legacy_sse_fallback, kDefaults.legacy_sse_fallback,
+          "When the upstream answers the initialize POST with 400, 404 or 405 "
+          "(and no JSON-RPC error), try the legacy HTTP+SSE transport "
+          "(2024-11-05) at the same URL: GET it, POST to its `endpoint`.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
@@ -149,6 +153,7 @@ shadowcat::Config ConfigFromFlags() {
   c.subscribe_buffer_messages = absl::GetFlag(FLAGS_subscribe_buffer_messages);
   c.subscribe_buffer_bytes = absl::GetFlag(FLAGS_subscribe_buffer_bytes);
   c.session_recovery = absl::GetFlag(FLAGS_session_recovery);
+  c.legacy_sse_fallback = absl::GetFlag(FLAGS_legacy_sse_fallback);
   c.io_threads = absl::GetFlag(FLAGS_io_threads);
   c.tls_ca_file = absl::GetFlag(FLAGS_upstream_ca_file);
   c.tls_client_cert_file = absl::GetFlag(FLAGS_upstream_client_cert_file);

@@ -182,6 +182,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
       response->set_server_info_json(result->init.server_info_raw);
       response->set_server_capabilities_json(result->init.capabilities_raw);
       response->set_instructions(result->init.instructions);
+      response->set_transport(ToProto(result->init.transport));
     }
     reactor->Finish(ToGrpcStatus(result.status()));
   });

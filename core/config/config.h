@@ -97,6 +97,10 @@ struct Config {
   // initialize a new one under the same handle and send again the requests it
   // refused (SM-06); off: the session ends with NOT_FOUND. Default: on.
   bool session_recovery = true;
+  // When the upstream answers the initialize POST with 400, 404 or 405 and no
+  // JSON-RPC error, try the legacy HTTP+SSE transport of 2024-11-05 at the
+  // same URL (LG-02). Default: on.
+  bool legacy_sse_fallback = true;
 
   // ----------------------------------------------------------------------
   // Threads

@@ -186,4 +186,40 @@ std::string RemoveDotSegments(absl::string_view path) {
   return out;
 }
 
+absl::StatusOr<Url> ResolveReference(const Url& base,
+                                     absl::string_view reference) {
+  reference = absl::StripAsciiWhitespace(reference);
+  reference = reference.substr(0, reference.find('#'));
+  const size_t colon = reference.find(':');
+  const size_t first_delim = reference.find_first_of("/?");
+  if (colon != absl::string_view::npos &&
+      (first_delim == absl::string_view::npos || colon < first_delim)) {
+    return ParseUrl(reference);  // has a scheme: absolute
+  }
+  if (absl::StartsWith(reference, "//")) {
+    return ParseUrl(absl::StrCat(base.scheme, ":", reference));
+  }
+  const absl::string_view base_path =
+      absl::string_view(base.target).substr(0, base.target.find('?'));
+  std::string path;
+  absl::string_view query;
+  if (absl::StartsWith(reference, "?")) {
+    path = std::string(base_path);
+    query = reference;
+  } else {
+    const size_t q = reference.find('?');
+    const absl::string_view ref_path = reference.substr(0, q);
+    if (q != absl::string_view::npos) query = reference.substr(q);
+    if (absl::StartsWith(ref_path, "/")) {
+      path = std::string(ref_path);
+    } else {
+      // Merge (5.2.3): the base path up to its last slash, then the reference.
+      path =
+          absl::StrCat(base_path.substr(0, base_path.rfind('/') + 1), ref_path);
+    }
+  }
+  return ParseUrl(absl::StrCat(base.scheme, "://", base.HostHeader(),
+                               RemoveDotSegments(path), query));
+}
+
 }  // namespace shadowcat

@@ -32,6 +32,14 @@ struct Url {
 // characters.
 absl::StatusOr<Url> ParseUrl(absl::string_view text);
 
+// Resolves a URI reference against `base` (RFC 3986 section 5.2): absolute
+// http(s) URLs, network-path ("//host/p"), absolute-path ("/p?q"), query-only
+// ("?q") and relative-path ("p") references. The fragment is dropped. The
+// result is parsed like ParseUrl, so userinfo and control characters are
+// refused.
+absl::StatusOr<Url> ResolveReference(const Url& base,
+                                     absl::string_view reference);
+
 // RFC 3986 section 5.2.4 remove_dot_segments on an absolute path (no query):
 // "/a/./b/../c" -> "/a/c", "/a/.." -> "/". Only literal "." and ".." segments
 // count; percent-encoded dots are left alone (callers that care refuse them).

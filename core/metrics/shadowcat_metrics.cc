@@ -138,7 +138,8 @@ absl::string_view ToLabel(StreamReason reason) {
   constexpr absl::string_view kNames[] = {
       "connected",   "eof",       "dropped",     "timeout",      "http_retry",
       "complete",    "cancelled", "no_event_id", "exhausted",    "http_error",
-      "unsupported", "expired",   "stalled",     "bad_response", "too_large"};
+      "unsupported", "expired",   "stalled",     "bad_response", "too_large",
+      "lost"};
   static_assert(std::size(kNames) == static_cast<size_t>(StreamReason::kCount));
   const auto i = static_cast<size_t>(reason);
   return i < std::size(kNames) ? kNames[i] : "unknown";

@@ -87,6 +87,7 @@ enum class StreamReason {
   kStalled,      // -> failed: the backend read nothing for too long
   kBadResponse,  // -> failed: wrong content type, malformed body
   kTooLarge,     // -> failed: a message over --max_message_bytes
+  kLost,         // -> failed: a stream without resumption ended (LG-04)
   kCount,
 };
 absl::string_view ToLabel(StreamReason reason);

@@ -1,9 +1,7 @@
 #ifndef SHADOWCAT_CORE_SESSION_PROTOCOL_VERSION_H_
 #define SHADOWCAT_CORE_SESSION_PROTOCOL_VERSION_H_
 
-// The MCP protocol versions Shadowcat negotiates (VN-01..VN-05). The
-// sessionless 2026-07-28 revision and the legacy HTTP+SSE transport come in
-// later work.
+// The MCP protocol versions Shadowcat negotiates (VN-01..VN-05).
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -13,6 +11,9 @@ namespace shadowcat {
 // Offered in `initialize` when the caller names none (VN-01: the newest we
 // speak).
 inline constexpr absl::string_view kLatestProtocolVersion = "2025-11-25";
+
+// The version of the legacy HTTP+SSE transport, accepted only on it (LG-01).
+inline constexpr absl::string_view kLegacyProtocolVersion = "2024-11-05";
 
 // True for 2025-11-25, 2025-06-18 and 2025-03-26.
 bool IsSupportedProtocolVersion(absl::string_view version);

@@ -136,6 +136,8 @@ std::string Session::RedactedUrl() const {
 }
 
 HeaderList Session::SessionHeaders() const {
+  // 2024-11-05 had neither a session id header nor a version header.
+  if (transport_ == UpstreamTransport::kLegacySse) return params_.extra_headers;
   HeaderList headers = params_.extra_headers;
   if (!upstream_session_id_.empty()) {
     headers.emplace_back("Mcp-Session-Id", upstream_session_id_);
@@ -211,10 +213,15 @@ void Session::BeginRecovery() {
   upstream_session_id_.clear();
   protocol_version_.clear();
   init_session_id_.reset();
+  // LG-04: a legacy session starts again from a new SSE stream, whose
+  // endpoint event sends the initialize.
+  const bool legacy = transport_ == UpstreamTransport::kLegacySse;
+  if (legacy) legacy_post_url_.reset();
   SendInitialize(
       [self = shared_from_this()](absl::StatusOr<InitializeResult> result) {
         self->OnRecovered(result.status());
       });
+  if (legacy && state_ == State::kRecovering) OpenLegacyStream();
 }
 
 void Session::OnRecovered(absl::Status status) {
@@ -248,6 +255,7 @@ void Session::OnInitializeDone(
   init_stream_ = nullptr;
   auto fail = [this, &done](absl::Status status) {
     state_ = State::kClosed;
+    CloseServerStream(StreamReason::kCancelled);  // the legacy transport's
     // VN-03: leave nothing behind upstream when we walk away.
     if (!upstream_session_id_.empty()) SendDelete([](bool) {});
     done(std::move(status));
@@ -266,11 +274,15 @@ void Session::OnInitializeDone(
   absl::StatusOr<InitializeResult> init =
       ParseInitializeResult(result->result_raw);
   if (!init.ok()) return fail(init.status());
+  // The legacy transport's own version is fine there (LG-01).
+  const bool legacy_version = transport_ == UpstreamTransport::kLegacySse &&
+                              init->protocol_version == kLegacyProtocolVersion;
   if (absl::Status ok = CheckNegotiatedVersion(init->protocol_version);
-      !ok.ok()) {
+      !ok.ok() && !legacy_version) {
     return fail(ok);
   }
   protocol_version_ = init->protocol_version;  // VN-05 from now on
+  init->transport = transport_;
 
   PostMessage("notifications/initialized",
               BuildNotification("notifications/initialized", ""),
@@ -327,6 +339,12 @@ std::shared_ptr<UpstreamStream> Session::NewStream(
     UpstreamStreamOptions options,
     std::vector<ConnectionBudget::Permit> permits) {
   options.url = params_.url;
+  if (transport_ == UpstreamTransport::kLegacySse &&
+      options.kind == StreamKind::kPost) {
+    SC_DCHECK(legacy_post_url_.has_value());
+    options.url = *legacy_post_url_;
+    options.response_elsewhere = true;  // LG-01: responses come on the GET
+  }
   options.max_message_bytes = deps_.config.max_message_bytes;
   options.stall_timeout = deps_.config.stream_stall_timeout;
   options.reconnect.base_delay = deps_.config.reconnect_base_delay;
@@ -453,6 +471,7 @@ SessionSnapshot Session::MakeSnapshot() const {
   s.id = id_;
   s.upstream_url = RedactedUrl();
   s.protocol_version = protocol_version_;
+  s.transport = transport_;
   s.open = is_open();
   s.has_upstream_session = !upstream_session_id_.empty();
   s.requests_total = requests_total_;

@@ -55,7 +55,12 @@ struct SessionParams {
   bool open_server_stream = false;  // open the GET stream after initialize
 };
 
+// How Shadowcat talks to the upstream: Streamable HTTP, or the legacy
+// HTTP+SSE transport of 2024-11-05 after a fallback (LG-02).
+enum class UpstreamTransport { kStreamableHttp, kLegacySse };
+
 struct InitializeResult {
+  UpstreamTransport transport = UpstreamTransport::kStreamableHttp;
   std::string protocol_version;
   std::string server_info_raw;
   std::string capabilities_raw;
@@ -75,6 +80,7 @@ struct SessionSnapshot {
   std::string id;
   std::string upstream_url;
   std::string protocol_version;
+  UpstreamTransport transport = UpstreamTransport::kStreamableHttp;
   bool open = false;
   bool has_upstream_session = false;
   uint64_t requests_total = 0;
@@ -179,6 +185,8 @@ class Session : public UpstreamStreamDelegate,
       UpstreamStream& stream, std::string json,
       const std::string& new_event_id) override;
   void OnStreamEnded(UpstreamStream& stream, StreamEnd end) override;
+  void OnStreamControlEvent(UpstreamStream& stream, absl::string_view type,
+                            absl::string_view data) override;
   HeaderList StreamHeaders() override;
 
  private:
@@ -240,6 +248,9 @@ class Session : public UpstreamStreamDelegate,
   void OnServerRequest(UpstreamStream& stream, const std::string& id_raw,
                        absl::string_view method);
   void ExpireServerRequest(const std::string& id_raw);
+  // The upstream id of the call whose CallStream gets server messages that
+  // arrive on `stream`, or null (they go to subscribers).
+  const std::string* CallStreamFor(const UpstreamStream& stream) const;
   // Routes a server request or notification; returns the delivery's result.
   EventSink::PushResult RouteServerMessage(UpstreamStream& stream,
                                            ServerMessage message);
@@ -271,6 +282,20 @@ class Session : public UpstreamStreamDelegate,
   void UpdateBusy();
   // Headers of every request after initialize (VN-04, SM-03, AU-02).
   HeaderList SessionHeaders() const;
+
+  // Legacy HTTP+SSE (session_legacy.cc). LG-02: whether the failed initialize
+  // POST asks for the legacy transport.
+  bool ShouldFallBackToLegacy(const StreamEnd& end) const;
+  void StartLegacyTransport(const std::string& init_id_raw, StreamEnd end);
+  // Opens the legacy SSE stream; its `endpoint` event starts the deferred
+  // initialize (legacy_init_id_).
+  void OpenLegacyStream();
+  void OnLegacyEndpoint(absl::string_view data);
+  // LG-04: the legacy stream carried every response; without it the session
+  // is gone.
+  void OnLegacyStreamLost(StreamEnd end);
+  // Whether a POST can go out now (the legacy endpoint may be unknown yet).
+  bool CanPost() const;
 
   const std::string id_;
   const SessionParams params_;
@@ -313,6 +338,14 @@ class Session : public UpstreamStreamDelegate,
   std::vector<std::string> awaiting_recovery_;
   std::deque<std::pair<CallParams, std::shared_ptr<EventSink>>> queued_calls_;
   bool reopen_server_stream_ = false;
+  // Legacy HTTP+SSE: the transport in use, the `endpoint` URL POSTs go to
+  // (unset until the stream named it), the initialize waiting for it, and why
+  // the Streamable HTTP initialize failed (for the error if the fallback fails
+  // too).
+  UpstreamTransport transport_ = UpstreamTransport::kStreamableHttp;
+  std::optional<Url> legacy_post_url_;
+  std::string legacy_init_id_;
+  absl::Status streamable_failure_;
 
   std::atomic<bool> open_{false};
   std::atomic<bool> busy_{false};

@@ -98,9 +98,15 @@ absl::Status Session::StartCall(CallParams params,
   options.expects_response = true;
   call.method = params.method;
   call.post_body = options.post_body;
-  call.stream = NewStream(std::move(options), *std::move(permits));
-  stream_calls_.emplace(call.stream.get(), call.id_raw);
-  if (is_init) init_stream_ = call.stream.get();
+  if (CanPost()) {
+    call.stream = NewStream(std::move(options), *std::move(permits));
+    stream_calls_.emplace(call.stream.get(), call.id_raw);
+    if (is_init) init_stream_ = call.stream.get();
+  } else {
+    // A legacy initialize waits for the endpoint event (OnLegacyEndpoint).
+    SC_DCHECK(is_init);
+    legacy_init_id_ = call.id_raw;
+  }
 
   absl::Time deadline = params.deadline;
   if (deadline == absl::InfiniteFuture()) {
@@ -130,7 +136,7 @@ absl::Status Session::StartCall(CallParams params,
   std::shared_ptr<UpstreamStream> stream = call.stream;
   pending_.emplace(call.id_raw, std::move(call));
   UpdateBusy();
-  stream->Start();
+  if (stream != nullptr) stream->Start();
   return absl::OkStatus();
 }
 
@@ -214,6 +220,12 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   auto it = pending_.find(id_raw);
   if (it == pending_.end()) return;
   it->second.stream.reset();
+  // LG-01: the POST was accepted; the response comes on the SSE stream.
+  if (end.status.ok() && transport_ == UpstreamTransport::kLegacySse) return;
+  if (it->second.method == "initialize" && ShouldFallBackToLegacy(end)) {
+    StartLegacyTransport(id_raw, std::move(end));
+    return;
+  }
   if (end.status.ok()) {
     FinishCall(id_raw,
                absl::UnavailableError(
@@ -268,6 +280,11 @@ void Session::RestartCall(const std::string& id_raw) {
   auto it = pending_.find(id_raw);
   if (it == pending_.end()) return;
   PendingCall& call = it->second;
+  if (!CanPost()) {
+    FinishCall(id_raw, absl::UnavailableError(
+                           "the legacy upstream has not named its endpoint"));
+    return;
+  }
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
       AcquirePermits(call.label);
   if (!permits.ok()) {
@@ -292,6 +309,11 @@ void Session::PostMessage(std::string label_method, std::string body,
   const MethodLabel label = label_method == "response"
                                 ? MethodLabel::kResponse
                                 : MethodLabel::kNotification;
+  if (!CanPost()) {
+    done(absl::UnavailableError(
+        "the legacy upstream has not named its endpoint yet"));
+    return;
+  }
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
       AcquirePermits(label);
   if (!permits.ok()) {

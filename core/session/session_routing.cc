@@ -177,15 +177,36 @@ void Session::ExpireServerRequest(const std::string& id_raw) {
               [](absl::Status) {});
 }
 
+const std::string* Session::CallStreamFor(const UpstreamStream& stream) const {
+  if (auto owner = stream_calls_.find(&stream); owner != stream_calls_.end()) {
+    return &owner->second;
+  }
+  // The legacy transport carries everything on one stream: a server message
+  // there can only be for the CallStream in flight when there is exactly one
+  // and no subscriber to ask.
+  if (transport_ != UpstreamTransport::kLegacySse ||
+      &stream != get_stream_.get() || !feed_.subscribers().empty()) {
+    return nullptr;
+  }
+  const std::string* only = nullptr;
+  for (const auto& [id_raw, call] : pending_) {
+    if (!call.stream_messages) continue;
+    if (only != nullptr) return nullptr;
+    only = &id_raw;
+  }
+  return only;
+}
+
 EventSink::PushResult Session::RouteServerMessage(UpstreamStream& stream,
                                                   ServerMessage message) {
-  if (auto owner = stream_calls_.find(&stream); owner != stream_calls_.end()) {
-    auto call = pending_.find(owner->second);
+  if (const std::string* owner = CallStreamFor(stream)) {
+    auto call = pending_.find(*owner);
     if (call != pending_.end() && call->second.stream_messages) {
+      const std::string id_raw = *owner;
       std::shared_ptr<EventSink> sink = call->second.sink;
       const EventSink::PushResult result = sink->Push(std::move(message));
       if (result == EventSink::PushResult::kClosed) {
-        FinishCall(owner->second, absl::CancelledError("the client went away"),
+        FinishCall(id_raw, absl::CancelledError("the client went away"),
                    "the client went away");
         return EventSink::PushResult::kOk;
       }
@@ -267,6 +288,10 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
   }
   if (&stream == get_stream_.get()) {
     get_stream_.reset();
+    if (transport_ == UpstreamTransport::kLegacySse) {
+      OnLegacyStreamLost(std::move(end));
+      return;
+    }
     if (end.reason == StreamReason::kUnsupported) {
       // SS-04: remembered for the session; subscribers still get server
       // messages from POST streams.
@@ -329,8 +354,10 @@ void Session::Unsubscribe(const EventSink* sink) {
 
 void Session::OpenServerStream() {
   SC_DCHECK_ON_STRAND(strand_);
+  // A legacy session's only stream is opened and kept by the session itself.
   if (get_stream_ != nullptr || state_ != State::kOpen ||
-      server_stream_ == ServerStreamStatus::kUnsupported) {
+      server_stream_ == ServerStreamStatus::kUnsupported ||
+      transport_ == UpstreamTransport::kLegacySse) {
     return;
   }
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =

@@ -126,6 +126,11 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
     body_kind_ = BodyKind::kDrain;  // SH-04: 202 (or 204, or 200) for us
     return;
   }
+  if (options_.kind == StreamKind::kPost && options_.response_elsewhere &&
+      (head.status == 202 || head.status == 204)) {
+    body_kind_ = BodyKind::kDrain;  // LG-01: the response comes on the GET
+    return;
+  }
   if (options_.kind == StreamKind::kPost &&
       (head.status == 202 || head.status == 204)) {
     // SH-06: a request answered without a response must not hang the caller.
@@ -209,7 +214,13 @@ void UpstreamStream::OnSseEvent(const SseEvent& event) {
   }
   // RZ-04: empty data primes the cursor and carries no message; MCP sends
   // JSON-RPC only as "message" events.
-  if (event.data.empty() || event.type != "message") return;
+  if (event.data.empty()) return;
+  if (event.type != "message") {
+    if (std::shared_ptr<UpstreamStreamDelegate> d = delegate()) {
+      d->OnStreamControlEvent(*this, event.type, event.data);
+    }
+    return;
+  }
   Deliver(event.data, new_id);
 }
 
@@ -292,6 +303,13 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
 }
 
 void UpstreamStream::OnSseEnded(absl::Status status) {
+  if (!options_.resumable) {
+    EndWith(absl::UnavailableError(absl::StrCat(
+                "upstream SSE stream ended",
+                status.ok() ? "" : absl::StrCat(": ", status.message()))),
+            StreamReason::kLost);
+    return;
+  }
   const bool progress = parser_.last_event_id() != id_at_connect_;
   const StreamReason why = status.ok() ? StreamReason::kEof
                            : absl::IsDeadlineExceeded(status)

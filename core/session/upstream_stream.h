@@ -65,6 +65,11 @@ class UpstreamStreamDelegate {
   virtual EventSink::PushResult OnStreamMessage(
       UpstreamStream& stream, std::string json,
       const std::string& new_event_id) = 0;
+  // An SSE event of another type than `message`, with data: the legacy
+  // transport's `endpoint` (LG-01). Others have no meaning in MCP.
+  virtual void OnStreamControlEvent(UpstreamStream& stream,
+                                    absl::string_view type,
+                                    absl::string_view data) {}
   // The stream reached Closed or Failed on its own.
   virtual void OnStreamEnded(UpstreamStream& stream, StreamEnd end) = 0;
   // Headers for a resuming or standalone GET (session id, negotiated
@@ -80,6 +85,12 @@ struct UpstreamStreamOptions {
   HeaderList post_headers;
   std::string post_body;
   bool expects_response = false;
+  // Legacy HTTP+SSE (LG-01): a request's response comes on the session's SSE
+  // stream, so 202 is the expected answer to its POST, not an error (SH-06).
+  bool response_elsewhere = false;
+  // A dropped stream resumes with GET + Last-Event-ID (RZ-02). The legacy
+  // transport has no resumption (LG-04): its stream ends for good.
+  bool resumable = true;
   // kGet only: a dropped GET may be re-opened without Last-Event-ID when it
   // never carried an id (a standalone stream has nothing to lose).
   bool reopen_without_event_id = false;

@@ -127,3 +127,44 @@ TEST(ParseUrlTest, ErrorsDoNotEchoTheUrl) {
 
 }  // namespace
 }  // namespace shadowcat
+
+namespace shadowcat {
+namespace {
+
+// LG-01/LG-03: the legacy transport's `endpoint` event is a URI reference
+// resolved against the SSE URL.
+TEST(ResolveReferenceTest, ResolvesEveryReferenceForm) {
+  absl::StatusOr<Url> base = ParseUrl("http://127.0.0.1:8080/mcp/sse?x=1");
+  ASSERT_TRUE(base.ok());
+  struct Case {
+    const char* reference;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"/messages?session_id=abc",
+       "http://127.0.0.1:8080/messages?session_id=abc"},
+      {"messages?sessionId=1",
+       "http://127.0.0.1:8080/mcp/messages?sessionId=1"},
+      {"../message", "http://127.0.0.1:8080/message"},
+      {"?s=2", "http://127.0.0.1:8080/mcp/sse?s=2"},
+      {"//127.0.0.1:9000/m", "http://127.0.0.1:9000/m"},
+      {"https://other.example/m#frag", "https://other.example/m"},
+      {"  /a/./b/../c  ", "http://127.0.0.1:8080/a/c"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Url> url = ResolveReference(*base, c.reference);
+    ASSERT_TRUE(url.ok()) << c.reference << ": " << url.status();
+    EXPECT_EQ(url->ToString(), c.expected) << c.reference;
+  }
+}
+
+TEST(ResolveReferenceTest, RefusesWhatParseUrlRefuses) {
+  absl::StatusOr<Url> base = ParseUrl("http://127.0.0.1:8080/sse");
+  ASSERT_TRUE(base.ok());
+  EXPECT_FALSE(ResolveReference(*base, "ftp://host/x").ok());
+  EXPECT_FALSE(ResolveReference(*base, "http://user:pw@host/x").ok());
+  EXPECT_FALSE(ResolveReference(*base, "/a\x01b").ok());
+}
+
+}  // namespace
+}  // namespace shadowcat
