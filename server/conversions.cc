@@ -65,6 +65,11 @@ v1::UpstreamTransport ToProto(UpstreamTransport transport) {
   return v1::UPSTREAM_TRANSPORT_UNSPECIFIED;
 }
 
+v1::ProtocolEra ToProto(ProtocolEra era) {
+  return era == ProtocolEra::kSessionless ? v1::PROTOCOL_ERA_SESSIONLESS
+                                          : v1::PROTOCOL_ERA_SESSION;
+}
+
 void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_session_id(snapshot.id);
   out->set_upstream_url(snapshot.upstream_url);
@@ -79,6 +84,7 @@ void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out) {
   out->set_server_requests_pending(snapshot.server_requests_pending);
   out->set_reinitializations(snapshot.reinitializations);
   out->set_transport(ToProto(snapshot.transport));
+  out->set_era(ToProto(snapshot.era));
   for (const StreamSnapshot& stream : snapshot.streams) {
     v1::StreamInfo* info = out->add_streams();
     info->set_kind(stream.info.kind == StreamKind::kPost ? v1::STREAM_KIND_POST

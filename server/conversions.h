@@ -17,6 +17,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 void ToProto(const RpcResult& result, v1::CallResponse* out);
 void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out);
 v1::UpstreamTransport ToProto(UpstreamTransport transport);
+v1::ProtocolEra ToProto(ProtocolEra era);
 
 }  // namespace shadowcat
 

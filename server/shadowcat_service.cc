@@ -183,6 +183,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
       response->set_server_capabilities_json(result->init.capabilities_raw);
       response->set_instructions(result->init.instructions);
       response->set_transport(ToProto(result->init.transport));
+      response->set_era(ToProto(result->init.era));
     }
     reactor->Finish(ToGrpcStatus(result.status()));
   });

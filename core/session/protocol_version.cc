@@ -23,10 +23,14 @@ bool IsSupportedProtocolVersion(absl::string_view version) {
 }
 
 absl::Status CheckOfferedVersion(absl::string_view version) {
-  if (IsSupportedProtocolVersion(version)) return absl::OkStatus();
+  if (IsSupportedProtocolVersion(version) ||
+      version == kModernProtocolVersion) {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("protocol_version \"", absl::CEscape(version),
-                   "\" is not supported; use one of ", SupportedList()));
+                   "\" is not supported; use ", kModernProtocolVersion,
+                   " or one of ", SupportedList()));
 }
 
 absl::Status CheckNegotiatedVersion(absl::string_view version) {

@@ -10,6 +10,7 @@
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
+#include "core/session/outcome_sink.h"
 #include "core/session/protocol_version.h"
 #include "core/session/upstream_errors.h"
 
@@ -71,21 +72,6 @@ absl::StatusOr<InitializeResult> ParseInitializeResult(
   return result;
 }
 
-// A sink that only wants the outcome: Shadowcat's own requests (initialize).
-class OutcomeSink : public EventSink {
- public:
-  explicit OutcomeSink(absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done)
-      : done_(std::move(done)) {}
-  void SetResumeCallback(absl::AnyInvocable<void()>) override {}
-  PushResult Push(ServerMessage) override { return PushResult::kOk; }
-  void Finish(absl::StatusOr<RpcResult> outcome) override {
-    if (done_) std::exchange(done_, nullptr)(std::move(outcome));
-  }
-
- private:
-  absl::AnyInvocable<void(absl::StatusOr<RpcResult>)> done_;
-};
-
 }  // namespace
 
 Session::Session(std::string id, SessionParams params, Deps deps)
@@ -139,6 +125,12 @@ HeaderList Session::SessionHeaders() const {
   // 2024-11-05 had neither a session id header nor a version header.
   if (transport_ == UpstreamTransport::kLegacySse) return params_.extra_headers;
   HeaderList headers = params_.extra_headers;
+  if (modern_) {
+    // VN-10: on every request, equal to the _meta value.
+    headers.emplace_back("MCP-Protocol-Version",
+                         std::string(kModernProtocolVersion));
+    return headers;
+  }
   if (!upstream_session_id_.empty()) {
     headers.emplace_back("Mcp-Session-Id", upstream_session_id_);
   }
@@ -170,6 +162,10 @@ void Session::DoInitialize(
     return;
   }
   state_ = State::kInitializing;
+  if (params_.offered_version == kModernProtocolVersion) {
+    SendDiscover(std::move(done));  // pinned: no initialize at all
+    return;
+  }
   SendInitialize(std::move(done));
 }
 
@@ -253,6 +249,10 @@ void Session::OnInitializeDone(
     absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done) {
   SC_DCHECK_ON_STRAND(strand_);
   init_stream_ = nullptr;
+  if (std::exchange(switching_to_modern_, false)) {
+    SendDiscover(std::move(done));
+    return;
+  }
   auto fail = [this, &done](absl::Status status) {
     state_ = State::kClosed;
     CloseServerStream(StreamReason::kCancelled);  // the legacy transport's
@@ -472,6 +472,7 @@ SessionSnapshot Session::MakeSnapshot() const {
   s.upstream_url = RedactedUrl();
   s.protocol_version = protocol_version_;
   s.transport = transport_;
+  s.era = modern_ ? ProtocolEra::kSessionless : ProtocolEra::kSession;
   s.open = is_open();
   s.has_upstream_session = !upstream_session_id_.empty();
   s.requests_total = requests_total_;

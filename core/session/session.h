@@ -59,8 +59,13 @@ struct SessionParams {
 // HTTP+SSE transport of 2024-11-05 after a fallback (LG-02).
 enum class UpstreamTransport { kStreamableHttp, kLegacySse };
 
+// The protocol era: 2024-11-05 .. 2025-11-25 have initialize and (over
+// Streamable HTTP) upstream sessions; 2026-07-28 has neither (section 13).
+enum class ProtocolEra { kSession, kSessionless };
+
 struct InitializeResult {
   UpstreamTransport transport = UpstreamTransport::kStreamableHttp;
+  ProtocolEra era = ProtocolEra::kSession;
   std::string protocol_version;
   std::string server_info_raw;
   std::string capabilities_raw;
@@ -81,6 +86,7 @@ struct SessionSnapshot {
   std::string upstream_url;
   std::string protocol_version;
   UpstreamTransport transport = UpstreamTransport::kStreamableHttp;
+  ProtocolEra era = ProtocolEra::kSession;
   bool open = false;
   bool has_upstream_session = false;
   uint64_t requests_total = 0;
@@ -297,6 +303,21 @@ class Session : public UpstreamStreamDelegate,
   // Whether a POST can go out now (the legacy endpoint may be unknown yet).
   bool CanPost() const;
 
+  // The 2026-07-28 era (session_modern.cc). Discovery instead of initialize.
+  void SendDiscover(
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  void OnDiscoverDone(
+      absl::StatusOr<RpcResult> result,
+      absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done);
+  // VN-10: initialize refused with -32022 by a server that names 2026-07-28.
+  bool ShouldSwitchToModern(const StreamEnd& end) const;
+  // The request's params with the per-request _meta envelope (VN-10), and
+  // the Mcp-Method / Mcp-Name headers (section 13 item 6).
+  std::string WithModernMeta(absl::string_view params_raw) const;
+  static void AddModernRequestHeaders(absl::string_view method,
+                                      absl::string_view params_raw,
+                                      HeaderList& headers);
+
   const std::string id_;
   const SessionParams params_;
   Deps deps_;
@@ -343,6 +364,11 @@ class Session : public UpstreamStreamDelegate,
   // the Streamable HTTP initialize failed (for the error if the fallback fails
   // too).
   UpstreamTransport transport_ = UpstreamTransport::kStreamableHttp;
+  // 2026-07-28: no initialize, no session id, no GET, no resumption, and
+  // cancellation by closing the stream. switching_to_modern_: initialize was
+  // refused for it and discovery follows.
+  bool modern_ = false;
+  bool switching_to_modern_ = false;
   std::optional<Url> legacy_post_url_;
   std::string legacy_init_id_;
   absl::Status streamable_failure_;

@@ -94,6 +94,11 @@ absl::Status Session::StartCall(CallParams params,
   options.kind = StreamKind::kPost;
   // VN-08: nothing session-bound on initialize.
   options.post_headers = is_init ? params_.extra_headers : SessionHeaders();
+  if (modern_) {
+    params_raw = WithModernMeta(params_raw);
+    AddModernRequestHeaders(params.method, params_raw, options.post_headers);
+    options.resumable = false;  // section 13 item 3: re-issue, never resume
+  }
   options.post_body = BuildRequest(call.id_raw, params.method, params_raw);
   options.expects_response = true;
   call.method = params.method;
@@ -162,7 +167,10 @@ void Session::FinishCall(const std::string& id_raw,
     streams_.erase(call.stream.get());
   }
   // CN-01: disconnecting is not cancelling; say it, once the slot is free.
-  if (cancel_reason.has_value()) SendCancelled(id_raw, *cancel_reason);
+  // In 2026-07-28 the closed stream is the cancellation (section 13 item 5).
+  if (cancel_reason.has_value() && !modern_) {
+    SendCancelled(id_raw, *cancel_reason);
+  }
   ShadowcatMetrics& m = deps_.metrics;
   m.upstream_requests_active().Decrement();
   m.upstream_requests_total(call.label, OutcomeOf(outcome)).Increment();
@@ -222,6 +230,12 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   it->second.stream.reset();
   // LG-01: the POST was accepted; the response comes on the SSE stream.
   if (end.status.ok() && transport_ == UpstreamTransport::kLegacySse) return;
+  if (it->second.method == "initialize" && ShouldSwitchToModern(end)) {
+    switching_to_modern_ = true;  // OnInitializeDone discovers instead
+    FinishCall(id_raw, absl::UnavailableError(
+                           "the upstream speaks only the 2026-07-28 era"));
+    return;
+  }
   if (it->second.method == "initialize" && ShouldFallBackToLegacy(end)) {
     StartLegacyTransport(id_raw, std::move(end));
     return;
@@ -323,6 +337,9 @@ void Session::PostMessage(std::string label_method, std::string body,
   UpstreamStreamOptions options;
   options.kind = StreamKind::kPost;
   options.post_headers = SessionHeaders();
+  if (modern_ && label == MethodLabel::kNotification) {
+    options.post_headers.emplace_back("Mcp-Method", label_method);
+  }
   options.post_body = std::move(body);
   options.expects_response = false;
   std::shared_ptr<UpstreamStream> stream =

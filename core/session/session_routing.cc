@@ -357,7 +357,7 @@ void Session::OpenServerStream() {
   // A legacy session's only stream is opened and kept by the session itself.
   if (get_stream_ != nullptr || state_ != State::kOpen ||
       server_stream_ == ServerStreamStatus::kUnsupported ||
-      transport_ == UpstreamTransport::kLegacySse) {
+      transport_ == UpstreamTransport::kLegacySse || modern_) {
     return;
   }
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =

@@ -26,5 +26,12 @@ TEST(ProtocolVersionTest, VN03_RefusesOthersAsFailedPrecondition) {
   }
 }
 
+TEST(ProtocolVersionTest, VN10_TheModernRevisionMayBeOfferedButIsNoSessionEraAnswer) {
+  EXPECT_TRUE(CheckOfferedVersion("2026-07-28").ok());
+  // initialize answering 2026-07-28 would be a server mixing the eras.
+  EXPECT_EQ(CheckNegotiatedVersion("2026-07-28").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace shadowcat
