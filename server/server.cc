@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -54,6 +55,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   http_options.connect_timeout = cfg.connect_timeout;
   http_options.read_timeout = cfg.read_timeout;
   http_options.read_buffer_bytes = cfg.read_buffer_bytes;
+  // As many idle connections per origin as one session may have requests in
+  // flight, so a session's concurrent callers do not open a new TCP connection
+  // per call in steady state (idle ones still expire after idle_timeout).
+  http_options.max_idle_per_origin = std::max(http_options.max_idle_per_origin,
+                                              cfg.max_connections_per_session);
   // TLS to upstreams: every file is read now, so a bad one stops start-up.
   TlsOptions tls_options;
   tls_options.ca_file = cfg.tls_ca_file;

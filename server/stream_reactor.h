@@ -212,7 +212,13 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
     if (std::optional<Message> next = queue_.Pop()) {
       in_flight_ = *std::move(next);
       writing_ = true;
-      this->StartWrite(&in_flight_);
+      // More is queued and goes out from the next OnWriteDone, without a
+      // flush: gRPC may coalesce the messages into fewer transport writes.
+      // The last queued message is written without the hint, so nothing is
+      // held back waiting for the producer.
+      grpc::WriteOptions options;
+      if (!queue_.empty()) options.set_buffer_hint();
+      this->StartWrite(&in_flight_, options);
       return;
     }
     if (finish_pending_) FinishNowLocked(final_status_);

@@ -1,5 +1,6 @@
 // Figures for streams through Shadowcat, against the fault-injecting fake on
-// loopback, printed as JSON lines (a driver, not a test; build with -c opt):
+// loopback, printed beside their baselines (a driver, not a test; build with -c
+// opt):
 //   resume_ms: time a backend waits between the last event before an upstream
 //     drop and the first event after the resume (GET + Last-Event-ID), with
 //     the server's retry: and with Shadowcat's own backoff;
@@ -7,7 +8,9 @@
 //     streams, beside the same flood read straight from the fake over HTTP by
 //     Shadowcat's own HTTP client (the upstream's floor in the same run).
 //
-//   bazel run -c opt //tests/bench:stream_figures
+//   bazel run -c opt //tests/bench:stream_figures [-- OUT.json]
+// (the figures as bench_report.h JSON; scripts/bench.sh merges them into its
+// own)
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/http/http_client.h"
+#include "tests/bench/bench_report.h"
 #include "tests/integration/upstream_env.h"
 
 namespace shadowcat {
@@ -136,22 +140,32 @@ double DirectEventsPerSecond(int streams, int events) {
 }  // namespace
 }  // namespace shadowcat
 
-int main() {
+int main(int argc, char** argv) {
   using namespace shadowcat;
-  std::cout
-      << "{\"figure\":\"resume_ms\",\"server_retry_ms\":300,\"median_ms\":"
-      << ResumeGapMs(300, 7) << "}\n";
-  std::cout << "{\"figure\":\"resume_ms\",\"server_retry_ms\":null,"
-               "\"median_ms\":"
-            << ResumeGapMs(std::nullopt, 7) << "}\n";
+  BenchReport report;
+  // The server's retry: and, without one, Shadowcat's base delay: what the
+  // gap would be with nothing else in the way.
+  Figure with_retry{"resume/server_retry_300ms/gap_ms", ResumeGapMs(300, 7),
+                    "ms", "server_retry", 300};
+  report.Add(with_retry);
+  Figure backoff{"resume/own_backoff/gap_ms", ResumeGapMs(std::nullopt, 7),
+                 "ms", "base_delay",
+                 absl::ToDoubleMilliseconds(Config{}.reconnect_base_delay)};
+  report.Add(backoff);
   for (int streams : {1, 16}) {
     const int events = streams == 1 ? 200'000 : 20'000;
     const double direct = DirectEventsPerSecond(streams, events);
     const double through = CallStreamEventsPerSecond(streams, events);
-    std::cout << "{\"figure\":\"events_per_s\",\"streams\":" << streams
-              << ",\"direct_http\":" << static_cast<int64_t>(direct)
-              << ",\"through_shadowcat\":" << static_cast<int64_t>(through)
-              << ",\"ratio\":" << through / direct << "}\n";
+    report.Add(
+        Figure{absl::StrCat("stream/inprocess_1k/s", streams, "/events_per_s"),
+               through, "events/s", "direct_http", direct, Better::kHigher});
+  }
+  if (argc > 1) {
+    absl::Status written = report.WriteJson(argv[1]);
+    if (!written.ok()) {
+      std::cerr << written << "\n";
+      return 1;
+    }
   }
   return 0;
 }

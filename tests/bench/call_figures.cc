@@ -1,0 +1,586 @@
+// The benchmark driver of scripts/bench.sh: Shadowcat runs as its own process
+// (bazel-bin/server/shadowcat), so its CPU time and context switches are read
+// from /proc apart from the load's; every figure is printed beside a baseline
+// measured in the same run, and all are written as JSON (bench_report.h).
+//   calls: tools/call latency p50/p95/p99 and calls/s at 1, 8 and 32 callers
+//     against the demo upstream (fast, C++) and the TypeScript SDK server in
+//     SSE and JSON modes; beside the direct HTTP/1.1 keep-alive call and a
+//     minimal gRPC server (floor_service.h); Shadowcat's CPU and context
+//     switches per call, new upstream TCP connections per call;
+//   streams: events/s through CallStream on 1 and 16 streams from a C++ flood
+//     upstream, beside the gRPC streaming floor;
+//   sessions: start-to-ready (/readyz 200) and RSS per idle session.
+// Medians over --rounds; the baselines are measured in each round beside the
+// figure, so a busy machine moves both.
+//
+// The upstreams and the floor run as child processes of this same binary
+// (--role=upstream|flood|floor), so none shares a process with the load.
+//
+//   bazel run -c opt //tests/bench:call_figures -- --out=$PWD/bench.json
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "grpcpp/grpcpp.h"
+#include "proto/shadowcat/v1/shadowcat.grpc.pb.h"
+#include "server/demo_upstream.h"
+#include "tests/bench/bench_report.h"
+#include "tests/bench/direct_mcp_client.h"
+#include "tests/bench/floor_service.h"
+#include "tests/bench/proc_sample.h"
+#include "tests/fakes/blocking_http_client.h"
+#include "tests/fakes/child_process.h"
+#include "tests/fakes/fake_mcp_server.h"
+#include "tests/interop/interop_paths.h"
+#include "tests/interop/node_peer.h"
+
+ABSL_FLAG(std::string, role, "",
+          "Internal: upstream, flood or floor runs that server and prints "
+          "LISTENING <port>.");
+ABSL_FLAG(std::string, out, "bench-results.json", "Where the JSON goes.");
+ABSL_FLAG(int, rounds, 3, "Rounds; each figure is the median.");
+ABSL_FLAG(int, calls, 4000, "Measured calls per round (all callers).");
+ABSL_FLAG(std::vector<std::string>, callers,
+          (std::vector<std::string>{"1", "8", "32"}), "Concurrent callers.");
+ABSL_FLAG(bool, sdk, true, "Also against the TypeScript SDK server (node).");
+ABSL_FLAG(int, stream_events, 30000, "Events per stream per round.");
+ABSL_FLAG(int, event_bytes, 200, "Bytes of JSON per streamed event.");
+ABSL_FLAG(std::vector<std::string>, sessions,
+          (std::vector<std::string>{"1000", "10000"}),
+          "Idle session counts for the RSS figures.");
+ABSL_FLAG(std::string, shadowcat, "",
+          "The shadowcat binary; default: the runfile server/shadowcat.");
+
+namespace shadowcat {
+namespace {
+
+constexpr char kEchoParams[] = R"({"name":"echo","arguments":{"text":"hi"}})";
+
+std::string EchoBody(int id) {
+  return absl::StrCat(R"({"jsonrpc":"2.0","id":)", id,
+                      R"(,"method":"tools/call","params":)", kEchoParams, "}");
+}
+
+// --- Roles: the servers the driver starts as its children ---
+
+int ServeUntilKilled(uint16_t port) {
+  std::cout << "LISTENING " << port << std::endl;
+  pause();
+  return 0;
+}
+
+int RunUpstreamRole() {
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  DemoUpstreamOptions options;
+  options.max_sessions = 20000;
+  auto upstream = DemoUpstream::Start(ioc, "127.0.0.1", 0, options);
+  if (!upstream.ok()) {
+    std::cerr << upstream.status() << "\n";
+    return 1;
+  }
+  std::thread io1([&] { ioc.run(); });
+  std::thread io2([&] { ioc.run(); });
+  io1.detach();
+  io2.detach();
+  return ServeUntilKilled((*upstream)->port());
+}
+
+int RunFloodRole() {
+  auto upstream = FakeMcpServer::Start({});
+  if (!upstream.ok()) return 1;
+  // One flood per CallStream the driver may make.
+  for (int i = 0; i < 2000; ++i) {
+    ScriptedReply reply;
+    reply.flood_events = absl::GetFlag(FLAGS_stream_events);
+    reply.flood_event_bytes = absl::GetFlag(FLAGS_event_bytes);
+    (*upstream)->ScriptReply("tools/call", reply);
+  }
+  return ServeUntilKilled((*upstream)->port());
+}
+
+int RunFloorRole() {
+  FloorService service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) return 1;
+  return ServeUntilKilled(static_cast<uint16_t>(port));
+}
+
+// --- Children ---
+
+struct Child {
+  std::unique_ptr<ChildProcess> process;
+  uint16_t port = 0;
+};
+
+absl::StatusOr<Child> StartRole(const std::string& role) {
+  std::vector<std::string> argv = {
+      "/proc/self/exe", absl::StrCat("--role=", role),
+      absl::StrCat("--stream_events=", absl::GetFlag(FLAGS_stream_events)),
+      absl::StrCat("--event_bytes=", absl::GetFlag(FLAGS_event_bytes))};
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) argv[0] = std::string(self, n);
+  ChildProcessOptions options;
+  options.log_prefix = absl::StrCat("[", role, "] ");
+  options.term_grace = absl::Seconds(2);
+  auto process = ChildProcess::Start(argv, options);
+  if (!process.ok()) return process.status();
+  Child child{*std::move(process)};
+  auto line = child.process->WaitForLine("LISTENING ", absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(line->substr(10), &port)) {
+    return absl::InternalError(*line);
+  }
+  child.port = static_cast<uint16_t>(port);
+  return child;
+}
+
+struct Shadowcat {
+  std::unique_ptr<ChildProcess> process;
+  uint16_t admin_port = 0;
+  std::unique_ptr<v1::Shadowcat::Stub> stub;
+  double start_to_ready_ms = 0;
+};
+
+absl::StatusOr<std::string> ShadowcatBinary() {
+  std::string path = absl::GetFlag(FLAGS_shadowcat);
+  if (!path.empty()) return path;
+  return Runfile("server/shadowcat");
+}
+
+absl::StatusOr<Shadowcat> StartShadowcat(
+    const std::vector<std::string>& upstreams) {
+  absl::StatusOr<std::string> binary = ShadowcatBinary();
+  if (!binary.ok()) return binary.status();
+  Shadowcat shadowcat;
+  const uint16_t grpc_port = FreeLoopbackPort();
+  shadowcat.admin_port = FreeLoopbackPort();
+  std::vector<std::string> argv = {
+      *binary,
+      absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port),
+      absl::StrCat("--admin_listen=127.0.0.1:", shadowcat.admin_port),
+      absl::StrCat("--allowed_upstreams=", absl::StrJoin(upstreams, ",")),
+      "--max_sessions=20000",
+      "--max_connections_per_session=64",
+      "--max_connections_total=100000"};
+  ChildProcessOptions options;
+  options.term_grace = absl::Seconds(5);
+  const absl::Time start = absl::Now();
+  auto process = ChildProcess::Start(argv, options);
+  if (!process.ok()) return process.status();
+  shadowcat.process = *std::move(process);
+  while (true) {
+    TestHttpRequest request;
+    request.method = "GET";
+    request.target = "/readyz";
+    request.timeout = absl::Seconds(1);
+    auto response = SendTestHttpRequest(shadowcat.admin_port, request);
+    if (response.ok() && response->status == 200) break;
+    if (absl::Now() - start > absl::Seconds(30)) {
+      return absl::DeadlineExceededError("shadowcat never became ready");
+    }
+    absl::SleepFor(absl::Microseconds(500));
+  }
+  shadowcat.start_to_ready_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  shadowcat.stub = v1::Shadowcat::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                          grpc::InsecureChannelCredentials()));
+  return shadowcat;
+}
+
+absl::StatusOr<std::string> OpenSession(v1::Shadowcat::Stub& stub,
+                                        const std::string& url,
+                                        bool server_stream = false) {
+  v1::OpenSessionRequest request;
+  request.set_upstream_url(url);
+  request.mutable_client_info()->set_name("bench");
+  request.mutable_options()->set_open_server_stream(server_stream);
+  v1::OpenSessionResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  grpc::Status status = stub.OpenSession(&context, request, &response);
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("OpenSession: ", status.error_message()));
+  }
+  return response.session_id();
+}
+
+// --- Load ---
+
+// One caller's next call; false when it failed.
+using CallFn = std::function<bool()>;
+
+struct LoadResult {
+  double p50_us = 0, p95_us = 0, p99_us = 0, calls_per_s = 0;
+  double cpu_us_per_call = 0, switches_per_call = 0, new_conns_per_call = 0;
+  int failures = 0;
+};
+
+// Runs `calls` calls over `callers` threads (each made by `make_caller`, then
+// warmed up), sampling `pid` (0: none) and the connections to `conn_port`
+// (0: none) around the measured part only.
+LoadResult RunLoad(int callers, int calls,
+                   const std::function<CallFn(int)>& make_caller, pid_t pid,
+                   uint16_t conn_port = 0) {
+  const int per_caller = std::max(1, calls / callers);
+  const int warmup = std::max(2, per_caller / 10);
+  std::atomic<int> ready{0};
+  std::atomic<int> failures{0};
+  absl::Notification go;
+  std::vector<std::vector<double>> latencies(callers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < callers; ++i) {
+    threads.emplace_back([&, i] {
+      CallFn call = make_caller(i);
+      for (int w = 0; w < warmup; ++w) {
+        if (!call()) failures.fetch_add(1);
+      }
+      ready.fetch_add(1);
+      go.WaitForNotification();
+      latencies[i].reserve(per_caller);
+      for (int c = 0; c < per_caller; ++c) {
+        const absl::Time t0 = absl::Now();
+        if (!call()) failures.fetch_add(1);
+        latencies[i].push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      }
+    });
+  }
+  while (ready.load() < callers) absl::SleepFor(absl::Milliseconds(1));
+  failures.store(0);
+  const ProcSample before = pid != 0 ? SampleProcess(pid) : ProcSample{};
+  const std::set<uint16_t> conns_before =
+      conn_port != 0 ? TcpClientPorts(conn_port) : std::set<uint16_t>{};
+  const absl::Time start = absl::Now();
+  go.Notify();
+  for (std::thread& t : threads) t.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const ProcSample after = pid != 0 ? SampleProcess(pid) : ProcSample{};
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  const double n = static_cast<double>(all.size());
+  LoadResult result;
+  result.failures = failures.load();
+  result.p50_us = Quantile(all, 0.50);
+  result.p95_us = Quantile(all, 0.95);
+  result.p99_us = Quantile(all, 0.99);
+  result.calls_per_s = n / seconds;
+  result.cpu_us_per_call = (after.cpu_us - before.cpu_us) / n;
+  result.switches_per_call =
+      static_cast<double>(after.switches() - before.switches()) / n;
+  if (conn_port != 0) {
+    int fresh = 0;
+    for (uint16_t port : TcpClientPorts(conn_port)) {
+      fresh += conns_before.count(port) == 0;
+    }
+    result.new_conns_per_call = fresh / n;
+  }
+  return result;
+}
+
+// Medians of each field over rounds.
+LoadResult MedianOf(const std::vector<LoadResult>& rounds) {
+  auto median = [&](double LoadResult::*field) {
+    std::vector<double> values;
+    for (const LoadResult& r : rounds) values.push_back(r.*field);
+    return Median(values);
+  };
+  LoadResult m;
+  for (double LoadResult::*field :
+       {&LoadResult::p50_us, &LoadResult::p95_us, &LoadResult::p99_us,
+        &LoadResult::calls_per_s, &LoadResult::cpu_us_per_call,
+        &LoadResult::switches_per_call, &LoadResult::new_conns_per_call}) {
+    m.*field = median(field);
+  }
+  for (const LoadResult& r : rounds) m.failures += r.failures;
+  return m;
+}
+
+CallFn GrpcCaller(v1::Shadowcat::Stub* stub, std::string session) {
+  v1::CallRequest request;
+  request.set_session_id(std::move(session));
+  request.set_method("tools/call");
+  request.set_params_json(kEchoParams);
+  return [stub, request] {
+    grpc::ClientContext context;
+    v1::CallResponse response;
+    return stub->Call(&context, request, &response).ok() &&
+           response.has_result_json();
+  };
+}
+
+CallFn DirectCaller(uint16_t port, const std::string& session) {
+  auto client = DirectMcpClient::Connect(port, "/mcp");
+  if (!client.ok()) return [] { return false; };
+  (*client)->set_session_id(session);
+  std::shared_ptr<DirectMcpClient> shared = *std::move(client);
+  auto id = std::make_shared<int>(0);
+  return [shared, id] { return shared->Post(EchoBody(++*id)).ok(); };
+}
+
+struct CallUpstream {
+  std::string name;  // "demo", "sdk_sse", "sdk_json"
+  uint16_t port = 0;
+  pid_t pid = 0;
+};
+
+std::string UrlOf(const CallUpstream& upstream) {
+  return absl::StrCat("http://127.0.0.1:", upstream.port, "/mcp");
+}
+
+void AddRatio(BenchReport& report, std::string name, double value,
+              std::string unit, std::string baseline_name, double baseline,
+              Better better = Better::kLower) {
+  report.Add(Figure{std::move(name), value, std::move(unit),
+                    std::move(baseline_name), baseline, better});
+}
+
+absl::Status CallFigures(BenchReport& report, Shadowcat& shadowcat,
+                         v1::Shadowcat::Stub& floor, pid_t floor_pid,
+                         const CallUpstream& upstream) {
+  absl::StatusOr<std::string> session =
+      OpenSession(*shadowcat.stub, UrlOf(upstream));
+  if (!session.ok()) return session.status();
+  auto direct_init = DirectMcpClient::Connect(upstream.port, "/mcp");
+  if (!direct_init.ok()) return direct_init.status();
+  if (absl::Status s = (*direct_init)->Initialize(); !s.ok()) return s;
+  const std::string direct_session = (*direct_init)->session_id();
+  const pid_t self = getpid();
+  for (const std::string& callers_text : absl::GetFlag(FLAGS_callers)) {
+    int callers = 1;
+    if (!absl::SimpleAtoi(callers_text, &callers) || callers < 1) continue;
+    std::vector<LoadResult> floor_rounds, direct_rounds, through_rounds;
+    const int calls = absl::GetFlag(FLAGS_calls);
+    for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
+      floor_rounds.push_back(RunLoad(
+          callers, calls, [&](int) { return GrpcCaller(&floor, "floor"); },
+          floor_pid));
+      // The direct client's own CPU: this process runs nothing else then.
+      direct_rounds.push_back(RunLoad(
+          callers, calls,
+          [&](int) { return DirectCaller(upstream.port, direct_session); },
+          self));
+      through_rounds.push_back(RunLoad(
+          callers, calls,
+          [&](int) { return GrpcCaller(shadowcat.stub.get(), *session); },
+          shadowcat.process->pid(), upstream.port));
+    }
+    const LoadResult floor_m = MedianOf(floor_rounds);
+    const LoadResult direct = MedianOf(direct_rounds);
+    const LoadResult through = MedianOf(through_rounds);
+    const std::string p =
+        absl::StrCat("call/", upstream.name, "/c", callers, "/");
+    if (through.failures + direct.failures + floor_m.failures > 0) {
+      std::cerr << p << " failures: shadowcat " << through.failures
+                << ", direct " << direct.failures << ", floor "
+                << floor_m.failures << "\n";
+    }
+    AddRatio(report, p + "p50_us", through.p50_us, "us", "direct+floor",
+             direct.p50_us + floor_m.p50_us);
+    AddRatio(report, p + "p95_us", through.p95_us, "us", "direct+floor",
+             direct.p95_us + floor_m.p95_us);
+    AddRatio(report, p + "p99_us", through.p99_us, "us", "direct+floor",
+             direct.p99_us + floor_m.p99_us);
+    AddRatio(report, p + "p50_vs_direct_us", through.p50_us, "us", "direct",
+             direct.p50_us);
+    AddRatio(report, p + "p95_vs_direct_us", through.p95_us, "us", "direct",
+             direct.p95_us);
+    AddRatio(report, p + "calls_per_s", through.calls_per_s, "calls/s",
+             "grpc_floor", floor_m.calls_per_s, Better::kHigher);
+    AddRatio(report, p + "calls_per_s_vs_direct", through.calls_per_s,
+             "calls/s", "direct", direct.calls_per_s, Better::kHigher);
+    AddRatio(report, p + "cpu_us_per_call", through.cpu_us_per_call, "us",
+             "floor+direct", floor_m.cpu_us_per_call + direct.cpu_us_per_call);
+    AddRatio(report, p + "ctx_switches_per_call", through.switches_per_call,
+             "switches", "grpc_floor", floor_m.switches_per_call);
+    report.Add(p + "new_upstream_conns_per_call", through.new_conns_per_call,
+               "conns");
+    report.Add(p + "failures", through.failures, "calls");
+  }
+  return absl::OkStatus();
+}
+
+// Events/s through CallStream on `streams` streams at once, with `stub` and
+// `session` either Shadowcat's (against the flood upstream) or the floor's.
+double StreamEventsPerSecond(v1::Shadowcat::Stub& stub,
+                             const std::string& session, int streams,
+                             bool is_floor) {
+  std::atomic<int64_t> received{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> readers;
+  for (int s = 0; s < streams; ++s) {
+    readers.emplace_back([&] {
+      v1::CallRequest request;
+      request.set_session_id(session);
+      request.set_method("tools/call");
+      if (is_floor) {  // the floor's flood: count and size (floor_service.h)
+        request.set_params_json(
+            std::string(absl::GetFlag(FLAGS_event_bytes), ' '));
+        request.set_timeout_ms(absl::GetFlag(FLAGS_stream_events));
+      } else {  // the flood upstream scripts its own
+        request.set_params_json(kEchoParams);
+      }
+      grpc::ClientContext context;
+      auto reader = stub.CallStream(&context, request);
+      v1::CallStreamEvent event;
+      int64_t n = 0;
+      while (reader->Read(&event)) n += event.has_message();
+      received.fetch_add(n);
+      grpc::Status status = reader->Finish();
+      if (!status.ok())
+        std::cerr << "stream: " << status.error_message() << "\n";
+    });
+  }
+  for (std::thread& t : readers) t.join();
+  return received.load() / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+absl::Status StreamFigures(BenchReport& report, Shadowcat& shadowcat,
+                           v1::Shadowcat::Stub& floor, uint16_t flood_port) {
+  absl::StatusOr<std::string> session = OpenSession(
+      *shadowcat.stub, absl::StrCat("http://127.0.0.1:", flood_port, "/mcp"));
+  if (!session.ok()) return session.status();
+  for (int streams : {1, 16}) {
+    std::vector<double> floor_rates, through_rates;
+    for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
+      floor_rates.push_back(StreamEventsPerSecond(floor, "", streams, true));
+      through_rates.push_back(
+          StreamEventsPerSecond(*shadowcat.stub, *session, streams, false));
+    }
+    AddRatio(report,
+             absl::StrCat("stream/callstream/s", streams, "/events_per_s"),
+             Median(through_rates), "events/s", "grpc_stream_floor",
+             Median(floor_rates), Better::kHigher);
+  }
+  return absl::OkStatus();
+}
+
+// Start-to-ready of a fresh Shadowcat, and its RSS per idle session.
+absl::Status SessionFigures(BenchReport& report, const std::string& url) {
+  std::vector<int> counts;
+  for (const std::string& text : absl::GetFlag(FLAGS_sessions)) {
+    int n = 0;
+    if (absl::SimpleAtoi(text, &n) && n > 0) counts.push_back(n);
+  }
+  std::vector<double> ready_ms;
+  for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
+    absl::StatusOr<Shadowcat> fresh = StartShadowcat({url});
+    if (!fresh.ok()) return fresh.status();
+    ready_ms.push_back(fresh->start_to_ready_ms);
+  }
+  report.Add("start/ready_ms", Median(ready_ms), "ms");
+  absl::StatusOr<Shadowcat> shadowcat = StartShadowcat({url});
+  if (!shadowcat.ok()) return shadowcat.status();
+  const pid_t pid = shadowcat->process->pid();
+  const ProcSample empty = SampleProcess(pid);
+  report.Add("sessions/rss_empty_mb", empty.rss_kb / 1024.0, "MB");
+  int open = 0;
+  for (int target : counts) {
+    for (; open < target; ++open) {
+      absl::StatusOr<std::string> session = OpenSession(*shadowcat->stub, url);
+      if (!session.ok()) return session.status();
+    }
+    const ProcSample sample = SampleProcess(pid);
+    report.Add(absl::StrCat("sessions/idle", target, "/rss_mb"),
+               sample.rss_kb / 1024.0, "MB");
+    report.Add(absl::StrCat("sessions/idle", target, "/kb_per_session"),
+               static_cast<double>(sample.rss_kb - empty.rss_kb) / target,
+               "KB");
+  }
+  return absl::OkStatus();
+}
+
+int RunDriver() {
+  BenchReport report;
+  auto fail = [](absl::Status status) {
+    std::cerr << "bench: " << status << "\n";
+    return 1;
+  };
+  absl::StatusOr<Child> upstream = StartRole("upstream");
+  if (!upstream.ok()) return fail(upstream.status());
+  absl::StatusOr<Child> flood = StartRole("flood");
+  if (!flood.ok()) return fail(flood.status());
+  absl::StatusOr<Child> floor = StartRole("floor");
+  if (!floor.ok()) return fail(floor.status());
+  std::vector<CallUpstream> upstreams = {
+      {"demo", upstream->port, upstream->process->pid()}};
+  std::vector<NodePeer> peers;
+  if (absl::GetFlag(FLAGS_sdk)) {
+    for (bool json : {false, true}) {
+      std::vector<std::string> args;
+      if (json) args.push_back("--json");
+      absl::StatusOr<NodePeer> peer =
+          StartNodePeer("sdk_server.mjs", args, {"@modelcontextprotocol/sdk"});
+      if (!peer.ok()) return fail(peer.status());
+      upstreams.push_back(
+          {json ? "sdk_json" : "sdk_sse", peer->port, peer->process->pid()});
+      peers.push_back(*std::move(peer));
+    }
+  }
+  std::vector<std::string> urls;
+  for (const CallUpstream& u : upstreams) urls.push_back(UrlOf(u));
+  urls.push_back(absl::StrCat("http://127.0.0.1:", flood->port, "/mcp"));
+  absl::StatusOr<Shadowcat> shadowcat = StartShadowcat(urls);
+  if (!shadowcat.ok()) return fail(shadowcat.status());
+  auto floor_stub = v1::Shadowcat::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", floor->port),
+                          grpc::InsecureChannelCredentials()));
+  for (const CallUpstream& u : upstreams) {
+    absl::Status status =
+        CallFigures(report, *shadowcat, *floor_stub, floor->process->pid(), u);
+    if (!status.ok()) return fail(status);
+  }
+  if (absl::Status s =
+          StreamFigures(report, *shadowcat, *floor_stub, flood->port);
+      !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = SessionFigures(report, UrlOf(upstreams[0])); !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = report.WriteJson(absl::GetFlag(FLAGS_out)); !s.ok()) {
+    return fail(s);
+  }
+  std::cout << "wrote " << report.figures().size() << " figures to "
+            << absl::GetFlag(FLAGS_out) << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace shadowcat
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  const std::string role = absl::GetFlag(FLAGS_role);
+  if (role == "upstream") return shadowcat::RunUpstreamRole();
+  if (role == "flood") return shadowcat::RunFloodRole();
+  if (role == "floor") return shadowcat::RunFloorRole();
+  return shadowcat::RunDriver();
+}
