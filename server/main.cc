@@ -31,6 +31,26 @@ ABSL_FLAG(std::string, grpc_listen, kDefaults.grpc_listen,
           "gRPC API address (host:port).");
 ABSL_FLAG(std::string, admin_listen, kDefaults.admin_listen,
           "Admin HTTP address for /metrics, /healthz and /readyz (host:port).");
+ABSL_FLAG(std::string, grpc_tls_cert_file, "",
+          "PEM certificate chain of the gRPC listener; with "
+          "--grpc_tls_key_file turns TLS on. Re-read when it changes.");
+ABSL_FLAG(std::string, grpc_tls_key_file, "",
+          "PEM private key (unencrypted) of --grpc_tls_cert_file.");
+ABSL_FLAG(std::string, grpc_tls_client_ca_file, "",
+          "PEM CA bundle; callers must present a client certificate it "
+          "signed (mTLS). Needs --grpc_tls_cert_file.");
+ABSL_FLAG(std::string, grpc_token_file, "",
+          "File holding the bearer token gRPC callers must send as "
+          "'authorization: Bearer <token>'; re-read when it changes. The "
+          "health service needs none.");
+ABSL_FLAG(absl::Duration, grpc_credentials_reload_interval,
+          kDefaults.grpc_credentials_reload_interval,
+          "How often the gRPC TLS files and token file are checked for "
+          "changes.");
+ABSL_FLAG(bool, allow_unauthenticated_grpc_beyond_loopback,
+          kDefaults.allow_unauthenticated_grpc_beyond_loopback,
+          "Serve the gRPC API on a non-loopback --grpc_listen with neither "
+          "TLS nor a token. Without it, start-up refuses that address.");
 ABSL_FLAG(std::vector<std::string>, allowed_upstreams, {},
           "Comma-separated upstream URL prefixes backends may open sessions "
           "to. Empty: run "
@@ -127,6 +147,14 @@ shadowcat::Config ConfigFromFlags() {
   shadowcat::Config c;
   c.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   c.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  c.grpc_tls_cert_file = absl::GetFlag(FLAGS_grpc_tls_cert_file);
+  c.grpc_tls_key_file = absl::GetFlag(FLAGS_grpc_tls_key_file);
+  c.grpc_tls_client_ca_file = absl::GetFlag(FLAGS_grpc_tls_client_ca_file);
+  c.grpc_token_file = absl::GetFlag(FLAGS_grpc_token_file);
+  c.grpc_credentials_reload_interval =
+      absl::GetFlag(FLAGS_grpc_credentials_reload_interval);
+  c.allow_unauthenticated_grpc_beyond_loopback =
+      absl::GetFlag(FLAGS_allow_unauthenticated_grpc_beyond_loopback);
   c.allowed_upstreams = absl::GetFlag(FLAGS_allowed_upstreams);
   c.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   c.max_connections_per_session =

@@ -113,10 +113,20 @@ absl::StatusOr<std::shared_ptr<Session>> ShadowcatService::FindForMessage(
   return sessions_.Find(session_id);
 }
 
+absl::Status ShadowcatService::Authorize(
+    const grpc::CallbackServerContext& context) const {
+  if (auth_ == nullptr) return absl::OkStatus();
+  auto header = context.client_metadata().find("authorization");
+  if (header == context.client_metadata().end()) return auth_->Check("");
+  return auth_->Check(
+      absl::string_view(header->second.data(), header->second.size()));
+}
+
 absl::StatusOr<std::pair<std::shared_ptr<Session>, CallParams>>
 ShadowcatService::PrepareCall(grpc::CallbackServerContext* context,
                               const v1::CallRequest& request,
                               bool stream_messages) {
+  if (absl::Status s = Authorize(*context); !s.ok()) return s;
   if (absl::Status s = CheckRequestHandle(request.request_id()); !s.ok()) {
     return s;
   }
@@ -154,6 +164,8 @@ std::function<void(const std::string&)> CancelUpstream(
 grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
     grpc::CallbackServerContext* context, const v1::OpenSessionRequest* request,
     v1::OpenSessionResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   if (request->upstream_url().empty()) {
     return FinishNow(context,
                      absl::InvalidArgumentError("upstream_url is required"));
@@ -219,6 +231,8 @@ grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
 grpc::ServerUnaryReactor* ShadowcatService::Notify(
     grpc::CallbackServerContext* context, const v1::NotifyRequest* request,
     v1::NotifyResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   absl::StatusOr<std::shared_ptr<Session>> session = FindForMessage(
       request->session_id(), request->method(), request->params_json());
   if (!session.ok()) return FinishNow(context, session.status());
@@ -231,9 +245,10 @@ grpc::ServerUnaryReactor* ShadowcatService::Notify(
 }
 
 grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
-    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  absl::Status authorized = Authorize(*context);
   absl::StatusOr<std::shared_ptr<Session>> session =
-      sessions_.Find(request->session_id());
+      authorized.ok() ? sessions_.Find(request->session_id()) : authorized;
   if (!session.ok()) {
     auto reactor = SubscribeReactor::Create(metrics_, 0);
     reactor->Finish(session.status());
@@ -258,6 +273,8 @@ grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
 grpc::ServerUnaryReactor* ShadowcatService::Respond(
     grpc::CallbackServerContext* context, const v1::RespondRequest* request,
     v1::RespondResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   const std::string id = TrimJson(request->request_id_json());
   if (!IsJsonRpcId(id)) {
     return FinishNow(context,
@@ -309,6 +326,8 @@ grpc::ServerUnaryReactor* ShadowcatService::Respond(
 grpc::ServerUnaryReactor* ShadowcatService::Cancel(
     grpc::CallbackServerContext* context, const v1::CancelRequest* request,
     v1::CancelResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   if (request->request_id().empty()) {
     return FinishNow(context,
                      absl::InvalidArgumentError("request_id is required"));
@@ -332,6 +351,8 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
     grpc::CallbackServerContext* context,
     const v1::CloseSessionRequest* request,
     v1::CloseSessionResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Close(request->session_id(),
                   [reactor, response](absl::StatusOr<bool> deleted) {
@@ -344,6 +365,8 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
 grpc::ServerUnaryReactor* ShadowcatService::GetSession(
     grpc::CallbackServerContext* context, const v1::GetSessionRequest* request,
     v1::SessionInfo* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   absl::StatusOr<std::shared_ptr<Session>> session =
       sessions_.Find(request->session_id());
   if (!session.ok()) return FinishNow(context, session.status());
@@ -358,6 +381,8 @@ grpc::ServerUnaryReactor* ShadowcatService::GetSession(
 grpc::ServerUnaryReactor* ShadowcatService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
     v1::ListSessionsResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.List([reactor, response](std::vector<SessionSnapshot> snapshots) {
     for (const SessionSnapshot& snapshot : snapshots) {
