@@ -112,7 +112,13 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
           "Asio I/O threads; 0 = one per core.");
-ABSL_FLAG(bool, verbose, false, "Log debug lines.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error.");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log line format on stderr: text, json (one object per line) or "
+          "logfmt. Secrets (credential headers, URL userinfo and query, "
+          "session ids) are never logged.");
+ABSL_FLAG(bool, verbose, false, "Same as --log_level=debug.");
 ABSL_FLAG(std::string, upstream_ca_file, kDefaults.tls_ca_file,
           "PEM file of extra CAs trusted for https upstreams (the system "
           "bundle is always trusted).");
@@ -141,6 +147,26 @@ void ApplyEnvironment() {
       std::exit(2);
     }
   }
+}
+
+// Exits with a message naming the flag when a value is not one of its names.
+void ConfigureLogging() {
+  absl::StatusOr<shadowcat::LogLevel> level =
+      shadowcat::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  absl::StatusOr<shadowcat::LogFormat> format =
+      shadowcat::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!level.ok() || !format.ok()) {
+    std::cerr << "shadowcat: "
+              << (level.ok()
+                      ? absl::StrCat("--log_format: ",
+                                     format.status().message())
+                      : absl::StrCat("--log_level: ", level.status().message()))
+              << "\n";
+    std::exit(2);
+  }
+  shadowcat::SetLogFormat(*format);
+  shadowcat::SetMinLogLevel(
+      absl::GetFlag(FLAGS_verbose) ? shadowcat::LogLevel::kDebug : *level);
 }
 
 shadowcat::Config ConfigFromFlags() {
@@ -195,8 +221,7 @@ int main(int argc, char** argv) {
       "  shadowcat --allowed_upstreams=http://mcp.internal:8080/mcp");
   absl::ParseCommandLine(argc, argv);
   ApplyEnvironment();
-  if (absl::GetFlag(FLAGS_verbose))
-    shadowcat::SetMinLogLevel(shadowcat::LogLevel::kDebug);
+  ConfigureLogging();
 
   // Block the stop signals before any thread starts, so only sigwait below sees
   // them.
@@ -214,7 +239,7 @@ int main(int argc, char** argv) {
   options.demo_port = absl::GetFlag(FLAGS_demo_port);
   auto server = shadowcat::Server::Start(config, options);
   if (!server.ok()) {
-    std::cerr << "shadowcat: " << server.status().message() << "\n";
+    SC_LOG(kError, "cannot start: ", server.status().message());
     return 1;
   }
   SC_LOG(kInfo, "shadowcat serving gRPC on ",
