@@ -12,6 +12,7 @@
 #include "server/call_reactor.h"
 #include "server/conversions.h"
 #include "server/stream_reactor.h"
+#include "server/trace_context.h"
 
 namespace shadowcat {
 namespace {
@@ -35,6 +36,26 @@ absl::Time CallDeadline(grpc::CallbackServerContext* context,
   if (timeout_ms > 0)
     deadline = std::min(deadline, absl::Now() + absl::Milliseconds(timeout_ms));
   return deadline;
+}
+
+// W3C Trace Context from the call's metadata; a repeated traceparent is
+// invalid, repeated tracestate entries form one list.
+HeaderList TraceHeaders(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto parents = metadata.equal_range("traceparent");
+  if (parents.first == parents.second ||
+      std::next(parents.first) != parents.second) {
+    return {};
+  }
+  std::string tracestate;
+  auto states = metadata.equal_range("tracestate");
+  for (auto it = states.first; it != states.second; ++it) {
+    absl::StrAppend(&tracestate, tracestate.empty() ? "" : ",",
+                    absl::string_view(it->second.data(), it->second.size()));
+  }
+  const grpc::string_ref& traceparent = parents.first->second;
+  return TraceContextHeaders(
+      absl::string_view(traceparent.data(), traceparent.size()), tracestate);
 }
 
 absl::Status CheckMethod(const std::string& method) {
@@ -143,6 +164,7 @@ ShadowcatService::PrepareCall(grpc::CallbackServerContext* context,
                       ? absl::StrCat("sc-", next_handle_.fetch_add(1))
                       : request.request_id();
   params.stream_messages = stream_messages;
+  params.trace_headers = TraceHeaders(*context);
   return std::make_pair(*std::move(session), std::move(params));
 }
 
@@ -237,10 +259,10 @@ grpc::ServerUnaryReactor* ShadowcatService::Notify(
       request->session_id(), request->method(), request->params_json());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (*session)->Notify(request->method(), TrimJson(request->params_json()),
-                     [reactor](absl::Status status) {
-                       reactor->Finish(ToGrpcStatus(status));
-                     });
+  (*session)->Notify(
+      request->method(), TrimJson(request->params_json()),
+      [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); },
+      TraceHeaders(*context));
   return reactor;
 }
 
