@@ -43,6 +43,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   SC_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<Server> server(new Server(std::move(config)));
   const Config& cfg = server->config_;
+  server->metrics_.sessions_max().Set(static_cast<double>(cfg.max_sessions));
+  server->metrics_.upstream_requests_max().Set(
+      static_cast<double>(cfg.max_connections_total));
 
   int threads = cfg.io_threads > 0
                     ? cfg.io_threads

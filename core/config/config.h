@@ -55,7 +55,8 @@ struct Config {
   // URL prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp"
   // allows that endpoint and paths under it; a bare origin allows the whole
   // origin). An empty list denies every upstream (SSRF guard, design section
-  // 6). Default: empty.
+  // 6); the binary refuses to start with one unless it runs the demo upstream
+  // (server/startup_policy.h). Default: empty.
   std::vector<std::string> allowed_upstreams;
 
   // ----------------------------------------------------------------------

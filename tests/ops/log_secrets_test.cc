@@ -5,27 +5,19 @@
 // stderr, at debug level, must contain none of them, nor the session handle
 // in full.
 
-#include <signal.h>
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "boost/json/parse.hpp"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "shadowcat/v1/shadowcat.grpc.pb.h"
-#include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_mcp_server.h"
 #include "tests/integration/test_env.h"
+#include "tests/ops/shadowcat_process.h"
 
 namespace shadowcat {
 namespace {
@@ -36,33 +28,6 @@ constexpr char kHeaderApiKey[] = "hdr-apikey-55aa01";
 constexpr char kQueryToken[] = "query-token-3b8f2a";
 constexpr char kUserinfoPassword[] = "userinfo-pw-9d0c4e";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-// The gRPC port from the start-up line "... serving gRPC on HOST:PORT, ...".
-int WaitForGrpcPort(const std::string& log_path) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < give_up) {
-    const std::string log = ReadFile(log_path);
-    const size_t at = log.find("serving gRPC on ");
-    if (at != std::string::npos) {
-      const size_t colon = log.find(':', at + 16);
-      const size_t end = log.find(',', colon);
-      int port = 0;
-      if (colon != std::string::npos && end != std::string::npos &&
-          absl::SimpleAtoi(log.substr(colon + 1, end - colon - 1), &port)) {
-        return port;
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return 0;
-}
-
 TEST(LogSecretsTest, NoSecretReachesTheLogs) {
   FakeMcpServerOptions upstream_options;
   upstream_options.session_id = kUpstreamSessionId;
@@ -71,21 +36,13 @@ TEST(LogSecretsTest, NoSecretReachesTheLogs) {
   const std::string origin =
       absl::StrCat("http://127.0.0.1:", (*upstream)->port());
 
-  const char* binary = std::getenv("SHADOWCAT_BINARY");
-  ASSERT_NE(binary, nullptr) << "set by the BUILD target";
-  const std::string log_path =
-      absl::StrCat(std::getenv("TEST_TMPDIR"), "/shadowcat.log");
-  // exec: the shell becomes the binary, so SIGTERM reaches it directly.
-  auto child = ChildProcess::Start(
-      {"/bin/sh", "-c",
-       absl::StrCat("exec \"$0\" --grpc_listen=127.0.0.1:0 "
-                    "--admin_listen=127.0.0.1:0 --allowed_upstreams=",
-                    origin, "/mcp --log_format=json --log_level=debug 2>",
-                    log_path),
-       binary});
+  auto child = ShadowcatProcess::Start(
+      {"--grpc_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+       absl::StrCat("--allowed_upstreams=", origin, "/mcp"),
+       "--log_format=json", "--log_level=debug"});
   ASSERT_TRUE(child.ok()) << child.status();
-  const int port = WaitForGrpcPort(log_path);
-  ASSERT_NE(port, 0) << ReadFile(log_path);
+  const int port = (*child)->WaitForGrpcPort();
+  ASSERT_NE(port, 0) << (*child)->log();
   auto stub = v1::Shadowcat::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 
@@ -127,10 +84,7 @@ TEST(LogSecretsTest, NoSecretReachesTheLogs) {
   close.set_session_id(call.session_id());
   v1::CloseSessionResponse closed;
   EXPECT_TRUE(stub->CloseSession(Ctx().get(), close, &closed).ok());
-  ASSERT_TRUE((*child)->Signal(SIGTERM).ok());
-  absl::StatusOr<int> exit = (*child)->Wait(absl::Seconds(20));
-  ASSERT_TRUE(exit.ok()) << exit.status();
-  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+  EXPECT_EQ((*child)->Exit(/*terminate=*/true), 0);
 
   // The secrets really were used: the upstream saw them.
   const std::vector<RecordedRequest> seen = (*upstream)->requests();
@@ -139,7 +93,7 @@ TEST(LogSecretsTest, NoSecretReachesTheLogs) {
             absl::StrCat("Bearer ", kHeaderToken));
   EXPECT_EQ(seen.back().Header("Mcp-Session-Id"), kUpstreamSessionId);
 
-  const std::string log = ReadFile(log_path);
+  const std::string log = (*child)->log();
   // The log is there and speaks of what happened ...
   EXPECT_NE(log.find("session opened"), std::string::npos) << log;
   EXPECT_NE(log.find("re-initializing"), std::string::npos) << log;
