@@ -1,12 +1,16 @@
 // shadowcat: the MCP sidecar. Flags (and SHADOWCAT_<FLAG> environment
-// variables, which Kubernetes sets easily) fill core's Config; the rest is
-// wiring and signal handling.
+// variables, which Kubernetes sets easily; or a --flagfile) fill core's
+// Config; the rest is wiring and signal handling.
 //
-// With no --allowed_upstreams, Shadowcat starts its built-in demo MCP upstream
-// on loopback and allows only that, so `shadowcat` alone is something a
-// newcomer can call.
+// Upstreams (server/startup_policy.h): a bare `shadowcat` (no flag, no
+// SHADOWCAT_* variable) is the demo: it starts the built-in MCP upstream on
+// loopback, allows only that, and says so loudly on stderr. Any configured run
+// must name its upstreams with --allowed_upstreams (or ask for the demo with
+// --demo_upstream); an empty allowlist is a start-up error, never a silent
+// demo in production.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -22,6 +26,7 @@
 #include "absl/time/time.h"
 #include "core/common/log.h"
 #include "server/server.h"
+#include "server/startup_policy.h"
 
 namespace {
 const shadowcat::Config kDefaults;
@@ -31,13 +36,34 @@ ABSL_FLAG(std::string, grpc_listen, kDefaults.grpc_listen,
           "gRPC API address (host:port).");
 ABSL_FLAG(std::string, admin_listen, kDefaults.admin_listen,
           "Admin HTTP address for /metrics, /healthz and /readyz (host:port).");
+ABSL_FLAG(std::string, grpc_tls_cert_file, "",
+          "PEM certificate chain of the gRPC listener; with "
+          "--grpc_tls_key_file turns TLS on. Re-read when it changes.");
+ABSL_FLAG(std::string, grpc_tls_key_file, "",
+          "PEM private key (unencrypted) of --grpc_tls_cert_file.");
+ABSL_FLAG(std::string, grpc_tls_client_ca_file, "",
+          "PEM CA bundle; callers must present a client certificate it "
+          "signed (mTLS). Needs --grpc_tls_cert_file.");
+ABSL_FLAG(std::string, grpc_token_file, "",
+          "File holding the bearer token gRPC callers must send as "
+          "'authorization: Bearer <token>'; re-read when it changes. The "
+          "health service needs none.");
+ABSL_FLAG(absl::Duration, grpc_credentials_reload_interval,
+          kDefaults.grpc_credentials_reload_interval,
+          "How often the gRPC TLS files and token file are checked for "
+          "changes.");
+ABSL_FLAG(bool, allow_unauthenticated_grpc_beyond_loopback,
+          kDefaults.allow_unauthenticated_grpc_beyond_loopback,
+          "Serve the gRPC API on a non-loopback --grpc_listen with neither "
+          "TLS nor a token. Without it, start-up refuses that address.");
 ABSL_FLAG(std::vector<std::string>, allowed_upstreams, {},
           "Comma-separated upstream URL prefixes backends may open sessions "
-          "to. Empty: run "
-          "the built-in demo upstream and allow only it.");
+          "to. Required unless --demo_upstream is given (or shadowcat runs "
+          "bare, as the demo): an empty list is a start-up error.");
 ABSL_FLAG(bool, demo_upstream, false,
-          "Also start the built-in demo MCP upstream (always on when no "
-          "upstream is allowed).");
+          "Start the built-in demo MCP upstream on 127.0.0.1:--demo_port and "
+          "allow it (besides --allowed_upstreams). On by itself only when "
+          "shadowcat runs with no flag and no SHADOWCAT_* variable.");
 ABSL_FLAG(uint16_t, demo_port, 8931,
           "Port of the built-in demo upstream on 127.0.0.1.");
 ABSL_FLAG(size_t, max_sessions, kDefaults.max_sessions,
@@ -96,7 +122,13 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
           "Asio I/O threads; 0 = one per core.");
-ABSL_FLAG(bool, verbose, false, "Log debug lines.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error.");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log line format on stderr: text, json (one object per line) or "
+          "logfmt. Secrets (credential headers, URL userinfo and query, "
+          "session ids) are never logged.");
+ABSL_FLAG(bool, verbose, false, "Same as --log_level=debug.");
 ABSL_FLAG(std::string, upstream_ca_file, kDefaults.tls_ca_file,
           "PEM file of extra CAs trusted for https upstreams (the system "
           "bundle is always trusted).");
@@ -127,10 +159,53 @@ void ApplyEnvironment() {
   }
 }
 
+// A SHADOWCAT_* variable that names no flag is most likely a typo that leaves
+// a setting at its default: warn, naming it. (Not fatal: other tools in the
+// pod may share the prefix.)
+void WarnUnknownVariables(const std::vector<std::string>& variables) {
+  std::vector<std::string> flag_names;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    flag_names.emplace_back(name);
+  }
+  for (const std::string& variable :
+       shadowcat::UnknownShadowcatVariables(variables, flag_names)) {
+    SC_LOG(kWarning, "environment variable ", variable,
+           " matches no flag and is ignored (see shadowcat --help)");
+  }
+}
+
+// Exits with a message naming the flag when a value is not one of its names.
+void ConfigureLogging() {
+  absl::StatusOr<shadowcat::LogLevel> level =
+      shadowcat::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  absl::StatusOr<shadowcat::LogFormat> format =
+      shadowcat::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!level.ok() || !format.ok()) {
+    std::cerr << "shadowcat: "
+              << (level.ok()
+                      ? absl::StrCat("--log_format: ",
+                                     format.status().message())
+                      : absl::StrCat("--log_level: ", level.status().message()))
+              << "\n";
+    std::exit(2);
+  }
+  shadowcat::SetLogFormat(*format);
+  shadowcat::SetMinLogLevel(
+      absl::GetFlag(FLAGS_verbose) ? shadowcat::LogLevel::kDebug : *level);
+}
+
 shadowcat::Config ConfigFromFlags() {
   shadowcat::Config c;
   c.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   c.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  c.grpc_tls_cert_file = absl::GetFlag(FLAGS_grpc_tls_cert_file);
+  c.grpc_tls_key_file = absl::GetFlag(FLAGS_grpc_tls_key_file);
+  c.grpc_tls_client_ca_file = absl::GetFlag(FLAGS_grpc_tls_client_ca_file);
+  c.grpc_token_file = absl::GetFlag(FLAGS_grpc_token_file);
+  c.grpc_credentials_reload_interval =
+      absl::GetFlag(FLAGS_grpc_credentials_reload_interval);
+  c.allow_unauthenticated_grpc_beyond_loopback =
+      absl::GetFlag(FLAGS_allow_unauthenticated_grpc_beyond_loopback);
   c.allowed_upstreams = absl::GetFlag(FLAGS_allowed_upstreams);
   c.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   c.max_connections_per_session =
@@ -165,15 +240,25 @@ shadowcat::Config ConfigFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<absl::string_view> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    environment.emplace_back(*entry);
+  }
+  const std::vector<std::string> variables =
+      shadowcat::ShadowcatVariables(environment);
+  const bool bare_invocation = argc == 1 && variables.empty();
   absl::SetProgramUsageMessage(
       "Shadowcat: a gRPC sidecar for remote MCP servers.\n"
-      "  shadowcat                                  # demo: serves a built-in "
-      "MCP upstream\n"
-      "  shadowcat --allowed_upstreams=http://mcp.internal:8080/mcp");
+      "  shadowcat                      # demo: no flag and no SHADOWCAT_* "
+      "variable serves a built-in MCP upstream and allows only it\n"
+      "  shadowcat --allowed_upstreams=http://mcp.internal:8080/mcp\n"
+      "Every flag can also be set as SHADOWCAT_<FLAG> (the command line "
+      "wins) or in a --flagfile (one --flag=value per line). An empty "
+      "--allowed_upstreams without --demo_upstream stops start-up.");
   absl::ParseCommandLine(argc, argv);
   ApplyEnvironment();
-  if (absl::GetFlag(FLAGS_verbose))
-    shadowcat::SetMinLogLevel(shadowcat::LogLevel::kDebug);
+  ConfigureLogging();
+  WarnUnknownVariables(variables);
 
   // Block the stop signals before any thread starts, so only sigwait below sees
   // them.
@@ -185,13 +270,25 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   shadowcat::Config config = ConfigFromFlags();
+  absl::StatusOr<shadowcat::UpstreamPlan> plan = shadowcat::PlanUpstreams(
+      bare_invocation, config.allowed_upstreams.empty(),
+      absl::GetFlag(FLAGS_demo_upstream));
+  if (!plan.ok()) {
+    SC_LOG(kError, "cannot start: ", plan.status().message());
+    return 2;
+  }
+  if (plan->implicit_demo) {
+    SC_LOG(kWarning,
+           "DEMO MODE: started with no flag and no SHADOWCAT_* variable, so "
+           "the built-in demo upstream runs and is the ONLY upstream allowed. "
+           "A deployment names its upstreams with --allowed_upstreams.");
+  }
   shadowcat::ServerOptions options;
-  options.demo_upstream =
-      absl::GetFlag(FLAGS_demo_upstream) || config.allowed_upstreams.empty();
+  options.demo_upstream = plan->demo_upstream;
   options.demo_port = absl::GetFlag(FLAGS_demo_port);
   auto server = shadowcat::Server::Start(config, options);
   if (!server.ok()) {
-    std::cerr << "shadowcat: " << server.status().message() << "\n";
+    SC_LOG(kError, "cannot start: ", server.status().message());
     return 1;
   }
   SC_LOG(kInfo, "shadowcat serving gRPC on ",

@@ -12,6 +12,7 @@
 #include "core/http/tls_context.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/grpc_credentials.h"
 
 namespace shadowcat {
 namespace {
@@ -43,6 +44,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   SC_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<Server> server(new Server(std::move(config)));
   const Config& cfg = server->config_;
+  server->metrics_.sessions_max().Set(static_cast<double>(cfg.max_sessions));
+  server->metrics_.upstream_requests_max().Set(
+      static_cast<double>(cfg.max_connections_total));
 
   int threads = cfg.io_threads > 0
                     ? cfg.io_threads
@@ -87,14 +91,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
       std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
                                        server->metrics_, std::move(allowlist));
   server->sessions_->StartIdleSweep();
+  if (!cfg.grpc_token_file.empty()) {
+    SC_ASSIGN_OR_RETURN(server->caller_auth_,
+                        CallerAuth::Create(cfg.grpc_token_file));
+    server->ScheduleTokenReload();
+  }
   server->service_ = std::make_unique<ShadowcatService>(
-      *server->sessions_, server->metrics_, server->config_);
+      *server->sessions_, server->metrics_, server->config_,
+      server->caller_auth_.get());
+  SC_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                      MakeGrpcServerCredentials(cfg));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(cfg.grpc_listen, grpc::InsecureServerCredentials(),
-                           &server->grpc_port_);
+  builder.AddListeningPort(cfg.grpc_listen, credentials, &server->grpc_port_);
   builder.RegisterService(server->service_.get());
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
@@ -146,6 +157,19 @@ void Server::Drain(absl::Duration grace) {
     http_->Shutdown();
   }
   stopper.join();
+}
+
+void Server::ScheduleTokenReload() {
+  token_reload_timer_.expires_after(
+      absl::ToChronoNanoseconds(config_.grpc_credentials_reload_interval));
+  token_reload_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the server is stopping
+    // A tiny local file read, once per interval, off the gRPC threads.
+    if (absl::Status s = caller_auth_->Reload(); !s.ok()) {
+      SC_LOG(kWarning, "keeping the previous caller token: ", s.message());
+    }
+    ScheduleTokenReload();
+  });
 }
 
 void Server::SetHealth(bool serving) {

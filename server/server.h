@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
 #include "core/metrics/process_metrics.h"
@@ -22,6 +23,7 @@
 #include "core/session/session_manager.h"
 #include "grpcpp/grpcpp.h"
 #include "server/admin_endpoints.h"
+#include "server/caller_auth.h"
 #include "server/demo_upstream.h"
 #include "server/http_server.h"
 #include "server/shadowcat_service.h"
@@ -66,6 +68,8 @@ class Server {
   explicit Server(Config config);
   // Sets both health names (kHealthServerName, kHealthServiceName).
   void SetHealth(bool serving);
+  // Re-reads the caller token file every grpc_credentials_reload_interval.
+  void ScheduleTokenReload();
 
   const Config config_;
   std::atomic<bool> ready_{false};
@@ -78,6 +82,9 @@ class Server {
       work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<HttpClient> http_;
+  // Null without --grpc_token_file. Before service_, which points at it.
+  std::unique_ptr<CallerAuth> caller_auth_;
+  boost::asio::steady_timer token_reload_timer_{ioc_};
   std::unique_ptr<DemoUpstream> demo_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ShadowcatService> service_;

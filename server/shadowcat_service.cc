@@ -12,6 +12,7 @@
 #include "server/call_reactor.h"
 #include "server/conversions.h"
 #include "server/stream_reactor.h"
+#include "server/trace_context.h"
 
 namespace shadowcat {
 namespace {
@@ -35,6 +36,26 @@ absl::Time CallDeadline(grpc::CallbackServerContext* context,
   if (timeout_ms > 0)
     deadline = std::min(deadline, absl::Now() + absl::Milliseconds(timeout_ms));
   return deadline;
+}
+
+// W3C Trace Context from the call's metadata; a repeated traceparent is
+// invalid, repeated tracestate entries form one list.
+HeaderList TraceHeaders(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto parents = metadata.equal_range("traceparent");
+  if (parents.first == parents.second ||
+      std::next(parents.first) != parents.second) {
+    return {};
+  }
+  std::string tracestate;
+  auto states = metadata.equal_range("tracestate");
+  for (auto it = states.first; it != states.second; ++it) {
+    absl::StrAppend(&tracestate, tracestate.empty() ? "" : ",",
+                    absl::string_view(it->second.data(), it->second.size()));
+  }
+  const grpc::string_ref& traceparent = parents.first->second;
+  return TraceContextHeaders(
+      absl::string_view(traceparent.data(), traceparent.size()), tracestate);
 }
 
 absl::Status CheckMethod(const std::string& method) {
@@ -113,10 +134,20 @@ absl::StatusOr<std::shared_ptr<Session>> ShadowcatService::FindForMessage(
   return sessions_.Find(session_id);
 }
 
+absl::Status ShadowcatService::Authorize(
+    const grpc::CallbackServerContext& context) const {
+  if (auth_ == nullptr) return absl::OkStatus();
+  auto header = context.client_metadata().find("authorization");
+  if (header == context.client_metadata().end()) return auth_->Check("");
+  return auth_->Check(
+      absl::string_view(header->second.data(), header->second.size()));
+}
+
 absl::StatusOr<std::pair<std::shared_ptr<Session>, CallParams>>
 ShadowcatService::PrepareCall(grpc::CallbackServerContext* context,
                               const v1::CallRequest& request,
                               bool stream_messages) {
+  if (absl::Status s = Authorize(*context); !s.ok()) return s;
   if (absl::Status s = CheckRequestHandle(request.request_id()); !s.ok()) {
     return s;
   }
@@ -133,6 +164,7 @@ ShadowcatService::PrepareCall(grpc::CallbackServerContext* context,
                       ? absl::StrCat("sc-", next_handle_.fetch_add(1))
                       : request.request_id();
   params.stream_messages = stream_messages;
+  params.trace_headers = TraceHeaders(*context);
   return std::make_pair(*std::move(session), std::move(params));
 }
 
@@ -154,6 +186,8 @@ std::function<void(const std::string&)> CancelUpstream(
 grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
     grpc::CallbackServerContext* context, const v1::OpenSessionRequest* request,
     v1::OpenSessionResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   if (request->upstream_url().empty()) {
     return FinishNow(context,
                      absl::InvalidArgumentError("upstream_url is required"));
@@ -221,21 +255,24 @@ grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
 grpc::ServerUnaryReactor* ShadowcatService::Notify(
     grpc::CallbackServerContext* context, const v1::NotifyRequest* request,
     v1::NotifyResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   absl::StatusOr<std::shared_ptr<Session>> session = FindForMessage(
       request->session_id(), request->method(), request->params_json());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (*session)->Notify(request->method(), TrimJson(request->params_json()),
-                     [reactor](absl::Status status) {
-                       reactor->Finish(ToGrpcStatus(status));
-                     });
+  (*session)->Notify(
+      request->method(), TrimJson(request->params_json()),
+      [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); },
+      TraceHeaders(*context));
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
-    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  absl::Status authorized = Authorize(*context);
   absl::StatusOr<std::shared_ptr<Session>> session =
-      sessions_.Find(request->session_id());
+      authorized.ok() ? sessions_.Find(request->session_id()) : authorized;
   if (!session.ok()) {
     auto reactor = SubscribeReactor::Create(metrics_, 0);
     reactor->Finish(session.status());
@@ -260,6 +297,8 @@ grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
 grpc::ServerUnaryReactor* ShadowcatService::Respond(
     grpc::CallbackServerContext* context, const v1::RespondRequest* request,
     v1::RespondResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   const std::string id = TrimJson(request->request_id_json());
   if (!IsJsonRpcId(id)) {
     return FinishNow(context,
@@ -311,6 +350,8 @@ grpc::ServerUnaryReactor* ShadowcatService::Respond(
 grpc::ServerUnaryReactor* ShadowcatService::Cancel(
     grpc::CallbackServerContext* context, const v1::CancelRequest* request,
     v1::CancelResponse*) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   if (request->request_id().empty()) {
     return FinishNow(context,
                      absl::InvalidArgumentError("request_id is required"));
@@ -334,6 +375,8 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
     grpc::CallbackServerContext* context,
     const v1::CloseSessionRequest* request,
     v1::CloseSessionResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Close(request->session_id(),
                   [reactor, response](absl::StatusOr<bool> deleted) {
@@ -346,6 +389,8 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
 grpc::ServerUnaryReactor* ShadowcatService::GetSession(
     grpc::CallbackServerContext* context, const v1::GetSessionRequest* request,
     v1::SessionInfo* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   absl::StatusOr<std::shared_ptr<Session>> session =
       sessions_.Find(request->session_id());
   if (!session.ok()) return FinishNow(context, session.status());
@@ -360,6 +405,8 @@ grpc::ServerUnaryReactor* ShadowcatService::GetSession(
 grpc::ServerUnaryReactor* ShadowcatService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest*,
     v1::ListSessionsResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok())
+    return FinishNow(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.List([reactor, response](std::vector<SessionSnapshot> snapshots) {
     for (const SessionSnapshot& snapshot : snapshots) {

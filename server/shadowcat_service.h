@@ -14,16 +14,18 @@
 #include "core/config/config.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/session_manager.h"
+#include "server/caller_auth.h"
 #include "shadowcat/v1/shadowcat.grpc.pb.h"
 
 namespace shadowcat {
 
 class ShadowcatService final : public v1::Shadowcat::CallbackService {
  public:
-  // REQUIRES: the references outlive the service and its calls.
+  // REQUIRES: the references (and `auth`, which may be null: no token)
+  // outlive the service and its calls.
   ShadowcatService(SessionManager& sessions, ShadowcatMetrics& metrics,
-                   const Config& config)
-      : sessions_(sessions), metrics_(metrics), config_(config) {}
+                   const Config& config, const CallerAuth* auth = nullptr)
+      : sessions_(sessions), metrics_(metrics), config_(config), auth_(auth) {}
 
   // v1::Shadowcat::CallbackService:
   grpc::ServerUnaryReactor* OpenSession(
@@ -61,6 +63,9 @@ class ShadowcatService final : public v1::Shadowcat::CallbackService {
       v1::ListSessionsResponse* response) override;
 
  private:
+  // OK without a token; else Unauthenticated unless the call's metadata
+  // carries the bearer token.
+  absl::Status Authorize(const grpc::CallbackServerContext& context) const;
   // Validates a message's method and params (InvalidArgument) and finds its
   // session.
   absl::StatusOr<std::shared_ptr<Session>> FindForMessage(
@@ -75,6 +80,7 @@ class ShadowcatService final : public v1::Shadowcat::CallbackService {
   SessionManager& sessions_;
   ShadowcatMetrics& metrics_;
   const Config& config_;
+  const CallerAuth* const auth_;
   std::atomic<uint64_t> next_handle_{1};
 };
 

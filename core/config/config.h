@@ -26,12 +26,37 @@ struct Config {
   std::string admin_listen = "127.0.0.1:9090";
 
   // ----------------------------------------------------------------------
+  // gRPC API security (server/grpc_credentials, server/caller_auth)
+
+  // TLS for the gRPC listener: PEM certificate chain and unencrypted key, both
+  // or neither. Re-read every grpc_credentials_reload_interval, so a rotated
+  // Kubernetes Secret takes effect without a restart. Default: plaintext.
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  // PEM CA bundle; when set, callers must present a client certificate it
+  // signed (mTLS). Requires grpc_tls_cert_file. Default: empty (no mTLS).
+  std::string grpc_tls_client_ca_file;
+  // File holding the bearer token callers must send as
+  // "authorization: Bearer <token>"; surrounding whitespace is ignored. The
+  // gRPC health service needs no token (kubelet probes cannot send one).
+  // Default: empty (no token).
+  std::string grpc_token_file;
+  // How often the TLS files and the token file are checked for changes.
+  // Default: 10 s.
+  absl::Duration grpc_credentials_reload_interval = absl::Seconds(10);
+  // A grpc_listen beyond loopback with neither TLS nor a token is refused at
+  // start-up unless this says the operator accepts an open API (e.g. a
+  // network policy already guards it). Default: false.
+  bool allow_unauthenticated_grpc_beyond_loopback = false;
+
+  // ----------------------------------------------------------------------
   // Upstreams
 
   // URL prefixes a backend may open sessions to ("http://127.0.0.1:8080/mcp"
   // allows that endpoint and paths under it; a bare origin allows the whole
   // origin). An empty list denies every upstream (SSRF guard, design section
-  // 6). Default: empty.
+  // 6); the binary refuses to start with one unless it runs the demo upstream
+  // (server/startup_policy.h). Default: empty.
   std::vector<std::string> allowed_upstreams;
 
   // ----------------------------------------------------------------------
@@ -124,9 +149,13 @@ struct Config {
   std::string tls_min_version = "1.2";
 };
 
+// True for a grpc_listen/admin_listen address only this host can reach:
+// 127.0.0.0/8, [::1], localhost or a unix: socket.
+bool IsLoopbackAddress(const std::string& host_port);
+
 // OK, or InvalidArgument naming the first bad field; FailedPrecondition when a
-// TLS file cannot be read (server.cc's TlsContext::Create then checks that it
-// parses).
+// TLS or token file cannot be read (server.cc's TlsContext::Create then checks
+// that it parses).
 absl::Status ValidateConfig(const Config& config);
 
 }  // namespace shadowcat

@@ -277,8 +277,15 @@ ShadowcatMetrics::ShadowcatMetrics()
                                   "gRPC server streams open now.");
   sessions_active_ =
       NewGauge(r, "shadowcat_sessions_active", "Sessions open now.");
+  sessions_max_ =
+      NewGauge(r, "shadowcat_sessions_max",
+               "Configured limit on open sessions (--max_sessions).");
   upstream_requests_active_ = NewGauge(r, "shadowcat_upstream_requests_active",
                                        "Upstream requests in flight now.");
+  upstream_requests_max_ =
+      NewGauge(r, "shadowcat_upstream_requests_max",
+               "Configured limit on upstream requests in flight "
+               "(--max_connections_total).");
   upstream_request_duration_seconds_ =
       &prometheus::BuildHistogram()
            .Name("shadowcat_upstream_request_duration_seconds")

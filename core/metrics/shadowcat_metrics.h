@@ -172,9 +172,13 @@ class ShadowcatMetrics {
   // Gauges.
   prometheus::Gauge& grpc_streams_active() { return *grpc_streams_active_; }
   prometheus::Gauge& sessions_active() { return *sessions_active_; }
+  // The configured limits, so alerts divide by them instead of repeating the
+  // flags' values (set once by server/server.cc).
+  prometheus::Gauge& sessions_max() { return *sessions_max_; }
   prometheus::Gauge& upstream_requests_active() {
     return *upstream_requests_active_;
   }
+  prometheus::Gauge& upstream_requests_max() { return *upstream_requests_max_; }
   prometheus::Gauge& upstream_streams_active(StreamKind kind,
                                              StreamState state) {
     return *streams_active_[static_cast<int>(kind)][static_cast<int>(state)];
@@ -219,7 +223,9 @@ class ShadowcatMetrics {
 
   prometheus::Gauge* grpc_streams_active_;
   prometheus::Gauge* sessions_active_;
+  prometheus::Gauge* sessions_max_;
   prometheus::Gauge* upstream_requests_active_;
+  prometheus::Gauge* upstream_requests_max_;
   std::array<
       std::array<prometheus::Gauge*, static_cast<int>(StreamState::kCount)>,
       static_cast<int>(StreamKind::kCount)>

@@ -7,6 +7,7 @@
 #include "core/common/asio_time.h"
 #include "core/common/check.h"
 #include "core/common/log.h"
+#include "core/common/redact.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -197,7 +198,7 @@ void Session::BeginRecovery() {
   if (state_ != State::kOpen) return;  // already recovering, or closed
   state_ = State::kRecovering;
   ++reinitializations_;
-  SC_LOG(kInfo, "session ", id_,
+  SC_LOG(kInfo, "session ", RedactId(id_),
          ": the upstream forgot the session (HTTP 404); re-initializing");
   // The GET stream belonged to the old upstream session.
   reopen_server_stream_ = get_stream_ != nullptr ||
@@ -227,7 +228,7 @@ void Session::OnRecovered(absl::Status status) {
   std::vector<std::string> awaiting = std::exchange(awaiting_recovery_, {});
   auto queued = std::exchange(queued_calls_, {});
   if (!status.ok()) {
-    SC_LOG(kWarning, "session ", id_,
+    SC_LOG(kWarning, "session ", RedactId(id_),
            ": re-initializing failed: ", status.message());
     MarkExpired();
     const absl::Status gone = absl::NotFoundError(absl::StrCat(

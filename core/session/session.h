@@ -109,6 +109,9 @@ struct CallParams {
   // Whether the sink wants the messages sent for this call (CallStream).
   // Otherwise they go to the session's subscribers.
   bool stream_messages = false;
+  // Added to this call's upstream POSTs (W3C traceparent/tracestate, already
+  // validated by the caller).
+  HeaderList trace_headers;
 };
 
 class Session : public UpstreamStreamDelegate,
@@ -147,8 +150,10 @@ class Session : public UpstreamStreamDelegate,
               absl::AnyInvocable<void(absl::Status)> done);
 
   // Sends a notification; OK once the upstream accepted it (202).
+  // `trace_headers` as CallParams::trace_headers.
   void Notify(std::string method, std::string params_raw,
-              absl::AnyInvocable<void(absl::Status)> done);
+              absl::AnyInvocable<void(absl::Status)> done,
+              HeaderList trace_headers = {});
 
   // Answers the server request `id_raw` (LC-04); `response_json` is complete.
   // NotFound when no such server request is waiting (already answered, timed
@@ -214,6 +219,7 @@ class Session : public UpstreamStreamDelegate,
     // after a session recovery.
     std::string method;
     std::string post_body;
+    HeaderList trace_headers;
     std::unique_ptr<boost::asio::steady_timer> deadline;
     absl::Time started;
   };
@@ -246,7 +252,8 @@ class Session : public UpstreamStreamDelegate,
                   std::optional<std::string> cancel_reason = std::nullopt);
   void OnCallStreamEnded(const std::string& id_raw, StreamEnd end);
   // POSTs a notification or response.
-  void PostMessage(std::string label_method, std::string body, PostDone done);
+  void PostMessage(std::string label_method, std::string body, PostDone done,
+                   HeaderList trace_headers = {});
   void SendCancelled(const std::string& id_raw, const std::string& reason);
   void OpenServerStream();
   // Closes the GET stream, if any, as the owner (no OnStreamEnded follows).

@@ -94,6 +94,10 @@ absl::Status Session::StartCall(CallParams params,
   options.kind = StreamKind::kPost;
   // VN-08: nothing session-bound on initialize.
   options.post_headers = is_init ? params_.extra_headers : SessionHeaders();
+  call.trace_headers = std::move(params.trace_headers);
+  options.post_headers.insert(options.post_headers.end(),
+                              call.trace_headers.begin(),
+                              call.trace_headers.end());
   if (modern_) {
     params_raw = WithModernMeta(params_raw);
     AddModernRequestHeaders(params.method, params_raw, options.post_headers);
@@ -308,6 +312,9 @@ void Session::RestartCall(const std::string& id_raw) {
   UpstreamStreamOptions options;
   options.kind = StreamKind::kPost;
   options.post_headers = SessionHeaders();
+  options.post_headers.insert(options.post_headers.end(),
+                              call.trace_headers.begin(),
+                              call.trace_headers.end());
   options.post_body = call.post_body;
   options.expects_response = true;
   call.stream = NewStream(std::move(options), *std::move(permits));
@@ -318,7 +325,7 @@ void Session::RestartCall(const std::string& id_raw) {
 // --- Notifications and responses ------------------------------------------
 
 void Session::PostMessage(std::string label_method, std::string body,
-                          PostDone done) {
+                          PostDone done, HeaderList trace_headers) {
   SC_DCHECK_ON_STRAND(strand_);
   const MethodLabel label = label_method == "response"
                                 ? MethodLabel::kResponse
@@ -337,6 +344,8 @@ void Session::PostMessage(std::string label_method, std::string body,
   UpstreamStreamOptions options;
   options.kind = StreamKind::kPost;
   options.post_headers = SessionHeaders();
+  options.post_headers.insert(options.post_headers.end(), trace_headers.begin(),
+                              trace_headers.end());
   if (modern_ && label == MethodLabel::kNotification) {
     options.post_headers.emplace_back("Mcp-Method", label_method);
   }
@@ -358,18 +367,20 @@ void Session::PostMessage(std::string label_method, std::string body,
 }
 
 void Session::Notify(std::string method, std::string params_raw,
-                     absl::AnyInvocable<void(absl::Status)> done) {
+                     absl::AnyInvocable<void(absl::Status)> done,
+                     HeaderList trace_headers) {
   Touch();
-  asio::post(strand_, [self = shared_from_this(), method = std::move(method),
-                       params_raw = std::move(params_raw),
-                       done = std::move(done)]() mutable {
-    if (self->state_ != State::kOpen) {
-      done(self->NotOpenStatus());
-      return;
-    }
-    self->PostMessage(method, BuildNotification(method, params_raw),
-                      std::move(done));
-  });
+  asio::post(strand_,
+             [self = shared_from_this(), method = std::move(method),
+              params_raw = std::move(params_raw), done = std::move(done),
+              trace_headers = std::move(trace_headers)]() mutable {
+               if (self->state_ != State::kOpen) {
+                 done(self->NotOpenStatus());
+                 return;
+               }
+               self->PostMessage(method, BuildNotification(method, params_raw),
+                                 std::move(done), std::move(trace_headers));
+             });
 }
 
 void Session::Respond(std::string id_raw, std::string response_json,

@@ -9,6 +9,7 @@
 #include "core/common/asio_time.h"
 #include "core/common/check.h"
 #include "core/common/log.h"
+#include "core/common/redact.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -56,8 +57,9 @@ EventSink::PushResult Session::OnStreamMessage(
   if (!message.ok()) {
     // LevelDB-Reporter style: count, drop the message, keep the stream.
     deps_.metrics.parse_errors_total(ParseErrorKind::kUpstreamJson).Increment();
-    SC_LOG(kDebug, "session ", id_, ": dropped an invalid upstream message: ",
-           message.status().message());
+    SC_LOG(
+        kDebug, "session ", RedactId(id_),
+        ": dropped an invalid upstream message: ", message.status().message());
     return EventSink::PushResult::kOk;
   }
   switch (message->kind) {
@@ -306,7 +308,7 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
       MarkExpired();
     }
     server_stream_ = ServerStreamStatus::kFailed;
-    SC_LOG(kInfo, "session ", id_,
+    SC_LOG(kInfo, "session ", RedactId(id_),
            ": server stream ended: ", end.status.message());
     for (auto& subscriber : feed_.TakeSubscribers()) {
       subscriber->Finish(absl::UnavailableError(absl::StrCat(
@@ -363,7 +365,7 @@ void Session::OpenServerStream() {
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =
       AcquirePermits(MethodLabel::kOther);
   if (!permits.ok()) {
-    SC_LOG(kWarning, "session ", id_,
+    SC_LOG(kWarning, "session ", RedactId(id_),
            ": cannot open the server stream: ", permits.status().message());
     return;
   }

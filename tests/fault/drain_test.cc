@@ -88,9 +88,9 @@ TEST(DrainTest, CallOutlastingTheGraceIsCutAndDrainIsBounded) {
 TEST(DrainTest, BinaryExitsZeroOnSigterm) {
   const char* binary = std::getenv("SHADOWCAT_BINARY");
   ASSERT_NE(binary, nullptr) << "set by the BUILD target";
-  auto child = ChildProcess::Start(
-      {binary, "--grpc_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-       "--demo_port=0"});
+  auto child = ChildProcess::Start({binary, "--grpc_listen=127.0.0.1:0",
+                                    "--admin_listen=127.0.0.1:0",
+                                    "--demo_upstream", "--demo_port=0"});
   ASSERT_TRUE(child.ok()) << child.status();
   // The demo banner is printed once every listener is up.
   ASSERT_TRUE((*child)->WaitForLine("Demo upstream", absl::Seconds(20)).ok());

@@ -21,6 +21,10 @@
 //   the checks on the copies that the libraries make themselves: two threads
 //   calling absl::StrAppend on one std::string are still reported, through the
 //   std::string code.
+// - libssl, libcrypto: OpenSSL, uninstrumented, hands its TLS objects (the
+//   gRPC listener's handshakes, upstream TLS streams) between the threads that
+//   call it under locks of its own that TSan cannot see; seen as races on the
+//   memcpy and free it makes on gRPC's TLS handshaker threads.
 // - libabsl_graphcycles_internal: the deadlock graph of absl::Mutex (enabled
 //   in Debian's build), guarded by a SpinLock that TSan cannot see.
 //
@@ -55,6 +59,8 @@ extern "C" const char* __tsan_default_suppressions() {
          "called_from_lib:/libabsl_strings.so\n"
          "called_from_lib:/libabsl_time.so\n"
          "called_from_lib:/libabsl_graphcycles_internal.so\n"
+         "called_from_lib:/libssl.so.3\n"
+         "called_from_lib:/libcrypto.so.3\n"
          "race:grpc::internal::CallOpSet<\n"
          "race:grpc::internal::CallOpSendInitialMetadata::\n"
          "race:grpc::internal::CallOpSendMessage::\n"

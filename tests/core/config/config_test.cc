@@ -29,5 +29,48 @@ TEST(ConfigTest, BadFieldIsNamed) {
             absl::string_view::npos);
 }
 
+TEST(ConfigTest, LoopbackAddresses) {
+  for (const char* address :
+       {"127.0.0.1:50051", "127.1.2.3:1", "localhost:50051", "[::1]:50051",
+        "ipv4:127.0.0.1:1", "unix:/run/shadowcat.sock"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (const char* address : {"0.0.0.0:50051", "[::]:50051", "10.0.0.5:50051",
+                              "pod.example:50051", "128.0.0.1:1", ":50051"}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
+}
+
+TEST(ConfigTest, OpenApiBeyondLoopbackIsRefusedUnlessAcknowledged) {
+  Config config;
+  config.grpc_listen = "0.0.0.0:50051";
+  absl::Status status = ValidateConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("allow_unauthenticated_grpc_beyond_loopback"),
+            absl::string_view::npos)
+      << status;
+
+  config.allow_unauthenticated_grpc_beyond_loopback = true;
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
+TEST(ConfigTest, GrpcTlsFilesComeInPairsAndMustBeReadable) {
+  Config config;
+  config.grpc_tls_cert_file = "/etc/hostname";
+  EXPECT_NE(ValidateConfig(config).message().find("grpc_tls_key_file"),
+            absl::string_view::npos);
+
+  config = Config();
+  config.grpc_tls_client_ca_file = "/etc/hostname";
+  EXPECT_NE(ValidateConfig(config).message().find("grpc_tls_client_ca_file"),
+            absl::string_view::npos);
+
+  config = Config();
+  config.grpc_token_file = "/nonexistent/token";
+  absl::Status status = ValidateConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("grpc_token_file"), absl::string_view::npos);
+}
+
 }  // namespace
 }  // namespace shadowcat
