@@ -7,6 +7,7 @@
 #include "core/common/asio_time.h"
 #include "core/common/check.h"
 #include "core/common/log.h"
+#include "core/common/status_details.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -281,9 +282,8 @@ void Session::OnInitializeDone(
                   if (!self->upstream_session_id_.empty()) {
                     self->SendDelete([](bool) {});
                   }
-                  done(absl::Status(status.code(),
-                                    absl::StrCat("notifications/initialized: ",
-                                                 status.message())));
+                  done(PrefixStatusMessage(status,
+                                           "notifications/initialized: "));
                   return;
                 }
                 self->state_ = State::kOpen;

@@ -12,7 +12,9 @@
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/session.h"
+#include "core/session/upstream_http_error.h"
 #include "core/session/upstream_errors.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
 
@@ -216,9 +218,7 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   it->second.stream.reset();
   if (end.status.ok()) {
     FinishCall(id_raw,
-               absl::UnavailableError(
-                   "upstream sent an invalid response: the body held no "
-                   "response to the request"));
+               BadResponseError("the body held no response to the request"));
     return;
   }
   const bool recover = deps_.config.session_recovery &&
