@@ -1,13 +1,140 @@
 #include "server/conversions.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/common/status_details.h"
+#include "core/jsonrpc/json_scan.h"
+#include "core/session/upstream_http_error.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
 namespace shadowcat {
+namespace {
+
+// `json` (valid JSON, UTF-8) with every non-ASCII character as a \u escape,
+// and so a valid gRPC metadata value. Invalid UTF-8 becomes U+FFFD.
+std::string AsciiJson(absl::string_view json) {
+  std::string out;
+  auto escape = [&out](uint32_t unit) {
+    absl::StrAppend(&out, "\\u", absl::Hex(unit, absl::kZeroPad4));
+  };
+  for (size_t i = 0; i < json.size();) {
+    const unsigned char c = json[i];
+    if (c < 0x7f) {
+      // Valid JSON has control characters only as whitespace between tokens.
+      out += c < 0x20 ? ' ' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    const size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (length == 1 || i + length > json.size() ||
+        !IsValidUtf8(json.substr(i, length))) {
+      escape(c == 0x7f ? c : 0xfffd);  // DEL occurs only inside strings
+      ++i;
+      continue;
+    }
+    uint32_t point = c & (0xff >> (length + 1));
+    for (size_t k = 1; k < length; ++k)
+      point = (point << 6) | (json[i + k] & 0x3f);
+    if (point >= 0x10000) {
+      point -= 0x10000;
+      escape(0xd800 + (point >> 10));
+      escape(0xdc00 + (point & 0x3ff));
+    } else {
+      escape(point);
+    }
+    i += length;
+  }
+  return out;
+}
+
+// Header values from upstreams may hold obs-text; metadata may not.
+std::string PrintableAscii(absl::string_view value) {
+  std::string out(value);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
+const google::rpc::ErrorInfo* FindErrorInfo(const google::rpc::Status& rich,
+                                            google::rpc::ErrorInfo* storage) {
+  for (const google::protobuf::Any& any : rich.details()) {
+    if (any.UnpackTo(storage) && storage->domain() == kErrorDomain) {
+      return storage;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  std::string message(status.message());
+  std::optional<StatusDetails> details = GetStatusDetails(status);
+  if (!details.has_value()) return grpc::Status(code, std::move(message));
+  google::rpc::Status rich;
+  rich.set_code(static_cast<int32_t>(code));
+  rich.set_message(message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(details->reason);
+  info.set_domain(kErrorDomain);
+  for (const auto& [key, value] : details->metadata) {
+    (*info.mutable_metadata())[key] = value;
+  }
+  rich.add_details()->PackFrom(info);
+  int64_t seconds = 0;
+  if (std::optional<std::string> delay =
+          details->Find(kDetailRetryAfterSeconds);
+      delay.has_value() && absl::SimpleAtoi(*delay, &seconds)) {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(seconds);
+    rich.add_details()->PackFrom(retry);
+  }
+  return grpc::Status(code, std::move(message), rich.SerializeAsString());
+}
+
+std::vector<std::pair<std::string, std::string>> ErrorTrailers(
+    const grpc::Status& status) {
+  std::vector<std::pair<std::string, std::string>> trailers;
+  if (status.ok() || status.error_details().empty()) return trailers;
+  google::rpc::Status rich;
+  google::rpc::ErrorInfo storage;
+  if (!rich.ParseFromString(status.error_details())) return trailers;
+  const google::rpc::ErrorInfo* info = FindErrorInfo(rich, &storage);
+  if (info == nullptr || info->reason() != kReasonUpstreamHttpError) {
+    return trailers;
+  }
+  const auto& metadata = info->metadata();
+  auto value = [&metadata](const char* key) -> std::string {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? "" : it->second;
+  };
+  trailers.emplace_back("shadowcat-http-status", value(kDetailHttpStatus));
+  if (std::string delay = value(kDetailRetryAfterSeconds); !delay.empty()) {
+    trailers.emplace_back("retry-after", delay);
+  }
+  if (std::string challenge = value(kDetailWwwAuthenticate);
+      !challenge.empty()) {
+    trailers.emplace_back("www-authenticate", PrintableAscii(challenge));
+  }
+  if (std::string code = value(kDetailJsonRpcCode); !code.empty()) {
+    std::string error = absl::StrCat(
+        "{\"code\":", code,
+        ",\"message\":", QuoteJsonString(value(kDetailJsonRpcMessage)));
+    if (std::string data = value(kDetailJsonRpcData); !data.empty()) {
+      absl::StrAppend(&error, ",\"data\":", data);
+    }
+    error += "}";
+    trailers.emplace_back("shadowcat-jsonrpc-error", AsciiJson(error));
+  }
+  return trailers;
 }
 
 void ToProto(const RpcResult& result, v1::CallResponse* out) {

@@ -468,6 +468,28 @@ absl::StatusOr<std::vector<JsonMember>> ScanObject(absl::string_view text,
   return members;
 }
 
+absl::StatusOr<std::vector<absl::string_view>> ScanArray(
+    absl::string_view text, JsonScanOptions options) {
+  SC_RETURN_IF_ERROR(ValidateJson(text, options));
+  Scanner scanner(text, options.max_depth);
+  scanner.SkipWhitespace();
+  if (scanner.Peek() != '[') return scanner.Error("expected an array");
+  // Valid JSON: what follows is elements, commas and the closing bracket.
+  scanner.Advance();
+  std::vector<absl::string_view> elements;
+  while (true) {
+    scanner.SkipWhitespace();
+    if (scanner.Peek() == ']') break;
+    if (scanner.Peek() == ',') scanner.Advance();
+    scanner.SkipWhitespace();
+    const size_t start = scanner.pos();
+    JsonType type;
+    SC_RETURN_IF_ERROR(scanner.ScanValue(1, &type));
+    elements.push_back(text.substr(start, scanner.pos() - start));
+  }
+  return elements;
+}
+
 absl::StatusOr<std::string> UnescapeJsonString(
     absl::string_view raw_string_token) {
   Scanner scanner(raw_string_token, 0);

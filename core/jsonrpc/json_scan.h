@@ -43,6 +43,11 @@ struct JsonMember {
 absl::StatusOr<std::vector<JsonMember>> ScanObject(
     absl::string_view text, JsonScanOptions options = {});
 
+// Validates `text` as a JSON array and returns its elements' raw spans, in
+// order (pointing into `text`).
+absl::StatusOr<std::vector<absl::string_view>> ScanArray(
+    absl::string_view text, JsonScanOptions options = {});
+
 // Decodes a raw JSON string token (with its quotes, nothing around it) into
 // UTF-8.
 absl::StatusOr<std::string> UnescapeJsonString(

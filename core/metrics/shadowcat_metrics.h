@@ -22,9 +22,9 @@ namespace shadowcat {
 // How an upstream request ended.
 enum class RequestOutcome {
   kOk,            // a JSON-RPC result (or 202 for notifications)
-  kJsonRpcError,  // the upstream answered with a JSON-RPC error
-  kHttpError,     // a non-2xx HTTP status
-  kUnavailable,   // connect failure, drop, 5xx without body
+  kJsonRpcError,  // a JSON-RPC error response in a 2xx answer
+  kHttpError,     // a non-2xx HTTP status, whatever its body
+  kUnavailable,   // connect failure, drop
   kTimeout,       // deadline passed
   kCancelled,     // the caller went away
   kBadResponse,   // unparseable or unexpected response

@@ -8,6 +8,7 @@
 #include "core/common/check.h"
 #include "core/common/log.h"
 #include "core/common/redact.h"
+#include "core/common/status_details.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -294,9 +295,8 @@ void Session::OnInitializeDone(
                   if (!self->upstream_session_id_.empty()) {
                     self->SendDelete([](bool) {});
                   }
-                  done(absl::Status(status.code(),
-                                    absl::StrCat("notifications/initialized: ",
-                                                 status.message())));
+                  done(PrefixStatusMessage(status,
+                                           "notifications/initialized: "));
                   return;
                 }
                 self->state_ = State::kOpen;

@@ -269,6 +269,9 @@ class Session : public UpstreamStreamDelegate,
                                            ServerMessage message);
   EventSink::PushResult PushToSubscribers(ServerMessage message,
                                           UpstreamStream& stream);
+  // BA-01: a JSON array from upstream, demultiplexed on 2025-03-26 sessions.
+  EventSink::PushResult OnBatch(UpstreamStream& stream,
+                                const std::string& json);
   // PX-02: progress for a call's token, mapped back, to that call's sink.
   EventSink::PushResult OnProgress(UpstreamStream& stream, std::string json,
                                    const std::string& params_raw,

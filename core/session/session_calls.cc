@@ -12,7 +12,9 @@
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/session.h"
+#include "core/session/upstream_http_error.h"
 #include "core/session/upstream_errors.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
 
@@ -210,9 +212,11 @@ void Session::SendCancelled(const std::string& id_raw,
                             const std::string& reason) {
   std::string params = absl::StrCat(
       "{\"requestId\":", id_raw, ",\"reason\":", QuoteJsonString(reason), "}");
+  // The session may be closing: holding it until the POST is done keeps the
+  // stream (and so the notification) from dying with it.
   PostMessage("notifications/cancelled",
               BuildNotification("notifications/cancelled", params),
-              [](absl::Status) {});
+              [self = shared_from_this()](absl::Status) {});
 }
 
 namespace {
@@ -246,9 +250,7 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   }
   if (end.status.ok()) {
     FinishCall(id_raw,
-               absl::UnavailableError(
-                   "upstream sent an invalid response: the body held no "
-                   "response to the request"));
+               BadResponseError("the body held no response to the request"));
     return;
   }
   const bool recover = deps_.config.session_recovery &&

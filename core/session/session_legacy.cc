@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/common/check.h"
 #include "core/common/log.h"
+#include "core/common/status_details.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/session.h"
 #include "core/session/upstream_errors.h"
@@ -121,13 +122,14 @@ void Session::OnLegacyStreamLost(StreamEnd end) {
       if (call.method == "initialize") init_id = id_raw;
     }
     if (init_id.empty()) return;
+    // The first refusal says most about the upstream: its code and details
+    // stay, with the fallback's failure added to its message.
     absl::Status failure =
         state_ == State::kInitializing && !streamable_failure_.ok()
-            ? absl::Status(
-                  streamable_failure_.code(),
-                  absl::StrCat(
-                      streamable_failure_.message(),
-                      "; the legacy HTTP+SSE fallback failed too: ", why))
+            ? SuffixStatusMessage(
+                  streamable_failure_,
+                  absl::StrCat("; the legacy HTTP+SSE fallback failed too: ",
+                               why))
             : absl::UnavailableError(
                   absl::StrCat("the legacy HTTP+SSE stream failed: ", why));
     FinishCall(init_id, std::move(failure));

@@ -15,6 +15,7 @@
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/session.h"
 #include "core/session/upstream_errors.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
 namespace {
@@ -53,6 +54,7 @@ EventSink::PushResult Session::OnStreamMessage(
     deps_.metrics.sse_events_duplicate_total().Increment();
     return EventSink::PushResult::kOk;
   }
+  if (LooksLikeBatch(json)) return OnBatch(stream, json);
   absl::StatusOr<JsonRpcMessage> message = ParseJsonRpcMessage(json);
   if (!message.ok()) {
     // LevelDB-Reporter style: count, drop the message, keep the stream.
@@ -116,6 +118,45 @@ EventSink::PushResult Session::OnStreamMessage(
     }
   }
   return EventSink::PushResult::kOk;
+}
+
+EventSink::PushResult Session::OnBatch(UpstreamStream& stream,
+                                       const std::string& json) {
+  if (protocol_version_ != "2025-03-26") {
+    // BA-04: batching ended with 2025-06-18; an array is a broken answer.
+    deps_.metrics.parse_errors_total(ParseErrorKind::kUpstreamJson).Increment();
+    if (auto call = stream_calls_.find(&stream); call != stream_calls_.end()) {
+      const std::string id_raw = call->second;
+      FinishCall(
+          id_raw,
+          BadResponseError(absl::StrCat(
+              "a JSON-RPC batch (array), which only protocol version "
+              "2025-03-26 allows; this session speaks ",
+              protocol_version_.empty() ? "none yet" : protocol_version_)));
+    }
+    return EventSink::PushResult::kOk;
+  }
+  absl::StatusOr<std::vector<absl::string_view>> elements = ScanArray(json);
+  if (!elements.ok()) {
+    deps_.metrics.parse_errors_total(ParseErrorKind::kUpstreamJson).Increment();
+    return EventSink::PushResult::kOk;
+  }
+  // BA-01: each element on its own, as if it came alone. The event id was
+  // checked once for the whole array, so the elements carry none (a second
+  // element would otherwise look like a replayed event). Batches do not nest.
+  EventSink::PushResult result = EventSink::PushResult::kOk;
+  for (absl::string_view element : *elements) {
+    if (LooksLikeBatch(element)) {
+      deps_.metrics.parse_errors_total(ParseErrorKind::kUpstreamJson)
+          .Increment();
+      continue;
+    }
+    if (OnStreamMessage(stream, std::string(element), "") ==
+        EventSink::PushResult::kPaused) {
+      result = EventSink::PushResult::kPaused;
+    }
+  }
+  return result;
 }
 
 EventSink::PushResult Session::OnProgress(UpstreamStream& stream,

@@ -2,16 +2,18 @@
 
 #include <string>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
+#include "core/common/status_details.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
-
 RequestOutcome OutcomeOf(const absl::Status& status) {
-  // Every "the upstream broke the protocol" error says so in these words.
-  if (absl::StrContains(status.message(),
-                        "upstream sent an invalid response")) {
-    return RequestOutcome::kBadResponse;
+  if (std::optional<StatusDetails> details = GetStatusDetails(status)) {
+    if (details->reason == kReasonUpstreamBadResponse) {
+      return RequestOutcome::kBadResponse;
+    }
+    if (details->reason == kReasonUpstreamHttpError) {
+      return RequestOutcome::kHttpError;
+    }
   }
   switch (status.code()) {
     case absl::StatusCode::kOk:
@@ -34,29 +36,6 @@ RequestOutcome OutcomeOf(const absl::StatusOr<RpcResult>& result) {
   return result->is_error ? RequestOutcome::kJsonRpcError : RequestOutcome::kOk;
 }
 
-// The gRPC-facing status of an HTTP error without a usable JSON-RPC error.
-absl::Status HttpErrorStatus(int code, absl::string_view what) {
-  switch (code) {
-    case 400:
-      return absl::InvalidArgumentError(what);
-    case 401:
-      return absl::UnauthenticatedError(what);
-    case 403:
-      return absl::PermissionDeniedError(what);
-    case 404:
-      return absl::NotFoundError(
-          absl::StrCat(what, ": the upstream session expired"));
-    case 408:
-    case 504:
-      return absl::DeadlineExceededError(what);
-    case 429:
-      return absl::ResourceExhaustedError(what);
-    default:
-      if (code >= 500) return absl::UnavailableError(what);
-      return absl::FailedPreconditionError(what);
-  }
-}
-
 RpcResult ErrorResult(const JsonRpcMessage& message) {
   RpcResult result;
   result.is_error = true;
@@ -66,27 +45,17 @@ RpcResult ErrorResult(const JsonRpcMessage& message) {
   return result;
 }
 
-// SH-07: an HTTP error whose body is a JSON-RPC error reaches the caller as
-// that error; otherwise the status says what happened.
 absl::StatusOr<RpcResult> HttpErrorOutcome(const StreamEnd& end) {
-  absl::StatusOr<JsonRpcMessage> message = ParseJsonRpcMessage(end.error_body);
-  if (message.ok() && message->kind == JsonRpcKind::kErrorResponse &&
-      end.http_status != 404) {
-    return ErrorResult(*message);
+  if (end.status.ok()) {
+    return absl::InternalError("an HTTP error stream ended without a status");
   }
-  return HttpErrorStatus(end.http_status, end.status.message());
+  return end.status;
 }
 
-// A notification or response answered with a JSON-RPC error body (SH-04) is a
-// failure.
 absl::Status AcceptedStatus(const StreamEnd& end) {
-  if (end.status.ok()) return absl::OkStatus();
-  if (end.reason != StreamReason::kHttpError) return end.status;
-  absl::StatusOr<RpcResult> outcome = HttpErrorOutcome(end);
-  if (!outcome.ok()) return outcome.status();
-  return absl::FailedPreconditionError(
-      absl::StrCat("upstream rejected the message: ", outcome->error_message,
-                   " (code ", outcome->error_code, ")"));
+  // SH-04: a rejection, with or without a JSON-RPC error body, is a failure
+  // whose status the stream built from the table.
+  return end.status;
 }
 
 }  // namespace shadowcat

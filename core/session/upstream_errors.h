@@ -1,12 +1,12 @@
 #ifndef SHADOWCAT_CORE_SESSION_UPSTREAM_ERRORS_H_
 #define SHADOWCAT_CORE_SESSION_UPSTREAM_ERRORS_H_
 
-// How an upstream's answers map to call outcomes and metric labels: one table,
-// used by every path that finishes a request. Pure.
+// How an upstream's answers end calls and label metrics, used by every path
+// that finishes a request, initialize included. HTTP errors are statuses
+// built by upstream_http_error.h, never results. Pure.
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/rpc_result.h"
@@ -18,14 +18,11 @@ namespace shadowcat {
 RequestOutcome OutcomeOf(const absl::Status& status);
 RequestOutcome OutcomeOf(const absl::StatusOr<RpcResult>& result);
 
-// The status of an HTTP error without a usable JSON-RPC error body.
-absl::Status HttpErrorStatus(int code, absl::string_view what);
-
 // A JSON-RPC error response as a result.
 RpcResult ErrorResult(const JsonRpcMessage& message);
 
-// SH-07: an HTTP error whose body is a JSON-RPC error reaches the caller as
-// that error; otherwise the status says what happened.
+// How a request's stream ended with an HTTP error: its status (already built
+// by the stream with UpstreamHttpError), never a result.
 absl::StatusOr<RpcResult> HttpErrorOutcome(const StreamEnd& end);
 
 // How a POSTed notification or response ended: OK when accepted (SH-04).

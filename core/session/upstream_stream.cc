@@ -3,9 +3,11 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/asio_time.h"
 #include "core/common/check.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
 namespace {
@@ -84,6 +86,12 @@ void UpstreamStream::Connect(HttpRequest request) {
   const uint64_t connection = ++connection_;
   body_kind_ = BodyKind::kNone;
   http_status_ = 0;
+  sent_session_id_ = false;
+  for (const auto& [name, value] : request.headers) {
+    if (absl::EqualsIgnoreCase(name, "Mcp-Session-Id")) sent_session_id_ = true;
+  }
+  retry_after_.clear();
+  www_authenticate_.clear();
   body_.clear();
   id_at_connect_ = parser_.last_event_id();
   std::weak_ptr<UpstreamStream> weak = weak_from_this();
@@ -120,6 +128,8 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
   const std::string media = head.MediaType();
   if (!ok) {
     body_kind_ = BodyKind::kError;
+    retry_after_ = head.Header("Retry-After").value_or("");
+    www_authenticate_ = head.Header("WWW-Authenticate").value_or("");
     return;
   }
   if (options_.kind == StreamKind::kPost && !options_.expects_response) {
@@ -134,9 +144,8 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
   if (options_.kind == StreamKind::kPost &&
       (head.status == 202 || head.status == 204)) {
     // SH-06: a request answered without a response must not hang the caller.
-    EndWith(absl::UnavailableError(
-                absl::StrCat("upstream sent an invalid response: HTTP ",
-                             head.status, " answered a request")),
+    EndWith(BadResponseError(
+                absl::StrCat("HTTP ", head.status, " answered a request")),
             StreamReason::kBadResponse);
     return;
   }
@@ -150,9 +159,8 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
     return;
   }
   // WS-15: anything but an event stream fails the connection for good.
-  EndWith(absl::UnavailableError(absl::StrCat(
-              "upstream sent an invalid response: unexpected Content-Type \"",
-              media.substr(0, 64), "\"")),
+  EndWith(BadResponseError(absl::StrCat("unexpected Content-Type \"",
+                                        media.substr(0, 64), "\"")),
           StreamReason::kBadResponse);
 }
 
@@ -267,14 +275,21 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
       return;
     }
     case BodyKind::kError: {
+      HttpErrorAnswer answer;
+      answer.http_status = http_status_;
+      answer.request_method =
+          options_.kind == StreamKind::kPost && !resumed_connection_ ? "POST"
+                                                                     : "GET";
+      answer.url = options_.url;
+      answer.sent_session_id = sent_session_id_;
+      answer.retry_after = std::move(retry_after_);
+      answer.www_authenticate = std::move(www_authenticate_);
+      answer.body = std::move(body_);
       StreamEnd end;
       end.http_status = http_status_;
-      end.error_body = std::move(body_);
       end.reason = StreamReason::kHttpError;
-      end.status = absl::UnavailableError(absl::StrCat(
-          "upstream returned HTTP ", http_status_, " for ",
-          options_.kind == StreamKind::kPost && !resumed_connection_ ? "POST"
-                                                                     : "GET"));
+      end.status = UpstreamHttpError(answer, absl::Now());
+      end.error_body = std::move(answer.body);
       if (resumed_connection_ || options_.kind == StreamKind::kGet) {
         if (http_status_ == 405) {
           // SS-04: no server stream here; not an error, and never retried.

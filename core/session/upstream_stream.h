@@ -46,8 +46,8 @@ struct StreamEnd {
   // after the owner had what it wanted); otherwise why it failed.
   absl::Status status;
   StreamReason reason = StreamReason::kComplete;
-  // The HTTP status of a non-2xx answer, and (up to 64 KiB of) its body, so the
-  // session can surface a JSON-RPC error it carries (SH-07).
+  // The HTTP status of a non-2xx answer, and (up to 64 KiB of) its body. The
+  // status was built from them by UpstreamHttpError (SH-07).
   int http_status = 0;
   std::string error_body;
 };
@@ -182,6 +182,12 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   uint64_t connection_ = 0;
   BodyKind body_kind_ = BodyKind::kNone;
   int http_status_ = 0;
+  // The request of this connection carried Mcp-Session-Id (a 404 then means
+  // an expired session, SM-05).
+  bool sent_session_id_ = false;
+  // Headers of a non-2xx answer that the caller may act on.
+  std::string retry_after_;
+  std::string www_authenticate_;
   std::string body_;  // a JSON body or an error body
   SseParser parser_;
   // The stream's cursor when the current connection started: a connection

@@ -182,7 +182,13 @@ void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
         script.raw_body ? std::vector<std::string>{*script.raw_body} : events);
     return;
   }
-  if (script.raw_body) {
+  if (script.batch) {
+    std::vector<std::string> parts = script.messages_before;
+    if (answer.message.has_value()) parts.push_back(*answer.message);
+    const std::string array = absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+    writer.SendFull(answer.status, std::move(headers),
+                    sse ? SseMessageEvent(array) : array);
+  } else if (script.raw_body) {
     writer.SendFull(answer.status, std::move(headers), *script.raw_body);
   } else if (sse) {
     SsePlan plan{

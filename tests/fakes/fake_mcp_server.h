@@ -96,6 +96,9 @@ struct ScriptedReply {
   std::optional<std::string> error_json;
   // Send exactly this body (with content_type) and nothing else.
   std::optional<std::string> raw_body;
+  // A 2025-03-26 batch (BA-01): messages_before and the response as one JSON
+  // array, the whole body of a JSON reply or the data of one SSE event.
+  bool batch = false;
   // Overrides the Content-Type.
   std::string content_type;
   // Added to the response headers.

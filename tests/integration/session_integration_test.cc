@@ -233,8 +233,14 @@ TEST(SessionIntegrationTest, SH07_HttpErrorWithJsonRpcBodySurfacesTheError) {
   reply.error_json = R"({"code":-32600,"message":"bad request shape"})";
   env.upstream->ScriptReply("tools/call", reply);
   v1::CallResponse response;
-  ASSERT_TRUE(Call(env, session, "tools/call", kEchoParams, &response).ok());
-  EXPECT_EQ(response.error().message(), "bad request shape");
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  // The HTTP status decides the code; the JSON-RPC error is the message's
+  // core, verbatim (upstream_errors_test checks the details and trailers).
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("JSON-RPC error -32600: bad request shape"));
+  EXPECT_FALSE(response.has_error());
 }
 
 TEST(SessionIntegrationTest, MalformedUpstreamJsonIsUnavailableAndCounted) {

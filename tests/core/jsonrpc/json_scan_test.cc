@@ -384,5 +384,19 @@ TEST(IsValidUtf8Test, Classifies) {
   EXPECT_FALSE(IsValidUtf8("\xE2\x28\xA1"));
 }
 
+// BA-01: a batch's elements, verbatim and in order.
+TEST(ScanArrayTest, ElementsAsRawSpans) {
+  absl::StatusOr<std::vector<absl::string_view>> elements =
+      ScanArray(R"( [ {"a":[1,2]} ,"s", 1e400,[]] )");
+  ASSERT_TRUE(elements.ok()) << elements.status();
+  EXPECT_THAT(*elements,
+              testing::ElementsAre(R"({"a":[1,2]})", R"("s")", "1e400", "[]"));
+  EXPECT_TRUE(ScanArray("[]").ok());
+  EXPECT_TRUE(ScanArray("[]")->empty());
+  EXPECT_FALSE(ScanArray("[1,]").ok());
+  EXPECT_FALSE(ScanArray("{}").ok());
+  EXPECT_FALSE(ScanArray("[1] 2").ok());
+}
+
 }  // namespace
 }  // namespace shadowcat
