@@ -41,6 +41,8 @@ void CallReactor::OnCancel() {
         grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
   }
   if (on_cancel_) on_cancel_(handle);
+  // gRPC runs OnDone only after this returns; OnDone's Adopted() sees it.
+  TsanPublished(this);
 }
 
 void CallReactor::OnDone() {

@@ -154,6 +154,7 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
     }
     // Set once before the first push, never reassigned: safe outside mu_.
     if (resume != nullptr && *resume) (*resume)();
+    TsanPublished(this);  // OnDone follows this reaction's return
   }
 
   void OnCancel() override {
@@ -179,6 +180,8 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
     }
     if (hooks_.on_cancel) hooks_.on_cancel(handle);
     if (resume != nullptr && *resume) (*resume)();
+    // gRPC runs OnDone only after this returns; OnDone's Adopted() sees it.
+    TsanPublished(this);
   }
 
   void OnDone() override {

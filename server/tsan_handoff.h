@@ -6,8 +6,9 @@
 // OnDone). gRPC orders those hand-offs inside libgrpc, which Debian does not
 // build with ThreadSanitizer, so TSan cannot see the edge and reports the
 // reactor's first touches on the new thread (its mutex included) as races.
-// These two calls state that existing edge: Published() when the handler
-// hands the reactor over, Adopted() at the entry of every reaction. They
+// These two calls state those existing edges: Published() when the handler
+// hands the reactor over and at the end of a reaction that OnDone follows
+// (OnCancel, OnWriteDone), Adopted() at the entry of every reaction. They
 // compile to nothing outside TSan builds, and they add no ordering that gRPC
 // does not already provide.
 

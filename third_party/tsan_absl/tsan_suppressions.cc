@@ -29,7 +29,9 @@
 //   in Debian's build), guarded by a SpinLock that TSan cannot see.
 //
 // And a few entries for gRPC's per-call objects (the handler's CallOpSets,
-// send ops, byte buffers, interceptor batches), which libgrpc++ allocates when
+// send ops, byte buffers, interceptor batches, whose constructor runs on the
+// thread that starts an operation and whose interceptors, ours included, run
+// on the thread that completes it), which libgrpc++ allocates when
 // a call starts and then hands from thread to thread through its completion
 // queue and call refcounts, none of which TSan sees (a tag set on one thread
 // runs on another); the header half of that
@@ -67,6 +69,7 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:grpc::internal::CallbackWithSuccessTag::Clear\n"
          "race:grpc::internal::CallbackWithSuccessTag::Set\n"
          "race:grpc::internal::InterceptorBatchMethodsImpl::~\n"
+         "race:grpc::internal::InterceptorBatchMethodsImpl::InterceptorBatchMethodsImpl\n"
          "race:grpc::ByteBuffer::Clear\n"
          "race:::CallOnDone()\n"
          "race_top:::SetupReactor(\n"
