@@ -183,10 +183,16 @@ void Session::SendInitialize(
   // CN-03: initialize is never cancelled; the deadline only bounds the wait.
   call.deadline = absl::Now() + params_.request_timeout;
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
-  auto sink =
-      std::make_shared<OutcomeSink>([self = shared_from_this(), shared_done](
-                                        absl::StatusOr<RpcResult> result) {
-        self->OnInitializeDone(std::move(result), std::move(*shared_done));
+  // Weak: the sink lives in pending_, so a strong capture would keep the
+  // session alive for as long as an unanswered initialize (one sent while the
+  // sidecar stops, say) stays pending.
+  auto sink = std::make_shared<OutcomeSink>(
+      [weak = weak_from_this(), shared_done](absl::StatusOr<RpcResult> result) {
+        if (auto self = weak.lock()) {
+          self->OnInitializeDone(std::move(result), std::move(*shared_done));
+        } else {
+          (*shared_done)(absl::UnavailableError("the session ended"));
+        }
       });
   if (absl::Status started = StartCall(std::move(call), sink); !started.ok()) {
     state_ = State::kClosed;
@@ -216,8 +222,8 @@ void Session::BeginRecovery() {
   const bool legacy = transport_ == UpstreamTransport::kLegacySse;
   if (legacy) legacy_post_url_.reset();
   SendInitialize(
-      [self = shared_from_this()](absl::StatusOr<InitializeResult> result) {
-        self->OnRecovered(result.status());
+      [weak = weak_from_this()](absl::StatusOr<InitializeResult> result) {
+        if (auto self = weak.lock()) self->OnRecovered(result.status());
       });
   if (legacy && state_ == State::kRecovering) OpenLegacyStream();
 }
@@ -286,25 +292,25 @@ void Session::OnInitializeDone(
   protocol_version_ = init->protocol_version;  // VN-05 from now on
   init->transport = transport_;
 
-  PostMessage("notifications/initialized",
-              BuildNotification("notifications/initialized", ""),
-              [self = shared_from_this(), init = *std::move(init),
-               done = std::move(done)](absl::Status status) mutable {
-                if (!status.ok()) {
-                  self->state_ = State::kClosed;
-                  if (!self->upstream_session_id_.empty()) {
-                    self->SendDelete([](bool) {});
-                  }
-                  done(PrefixStatusMessage(status,
-                                           "notifications/initialized: "));
-                  return;
-                }
-                self->state_ = State::kOpen;
-                self->open_.store(true, std::memory_order_release);
-                // LC-02: the GET stream only after initialized.
-                if (self->params_.open_server_stream) self->OpenServerStream();
-                done(std::move(init));
-              });
+  PostMessage(
+      "notifications/initialized",
+      BuildNotification("notifications/initialized", ""),
+      [self = shared_from_this(), init = *std::move(init),
+       done = std::move(done)](absl::Status status) mutable {
+        if (!status.ok()) {
+          self->state_ = State::kClosed;
+          if (!self->upstream_session_id_.empty()) {
+            self->SendDelete([](bool) {});
+          }
+          done(PrefixStatusMessage(status, "notifications/initialized: "));
+          return;
+        }
+        self->state_ = State::kOpen;
+        self->open_.store(true, std::memory_order_release);
+        // LC-02: the GET stream only after initialized.
+        if (self->params_.open_server_stream) self->OpenServerStream();
+        done(std::move(init));
+      });
 }
 
 absl::StatusOr<std::vector<ConnectionBudget::Permit>> Session::AcquirePermits(

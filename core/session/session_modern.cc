@@ -137,8 +137,13 @@ void Session::SendDiscover(
   call.deadline = absl::Now() + params_.request_timeout;
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   auto sink = std::make_shared<OutcomeSink>(
-      [self = shared_from_this(), shared_done](absl::StatusOr<RpcResult> r) {
-        self->OnDiscoverDone(std::move(r), std::move(*shared_done));
+      [weak = weak_from_this(), shared_done](absl::StatusOr<RpcResult> r) {
+        // Weak, as for initialize (SendInitialize).
+        if (auto self = weak.lock()) {
+          self->OnDiscoverDone(std::move(r), std::move(*shared_done));
+        } else {
+          (*shared_done)(absl::UnavailableError("the session ended"));
+        }
       });
   if (absl::Status started = StartCall(std::move(call), sink); !started.ok()) {
     state_ = State::kClosed;
