@@ -130,7 +130,8 @@ struct Config {
   // ----------------------------------------------------------------------
   // Threads
 
-  // Asio I/O threads for upstream and admin traffic. 0 means one per core.
+  // Asio I/O threads for upstream and admin traffic. 0 means half the cores
+  // the process may run on, at least 1 (gRPC has threads of its own).
   // Default: 0.
   int io_threads = 0;
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/bind_executor.hpp"
+#include "boost/asio/dispatch.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -39,6 +40,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using ErrorCode = boost::system::error_code;
+using Clock = asio::steady_timer::clock_type;
 
 // Durations beyond this are treated as "no timeout": steady_clock arithmetic
 // would overflow on absl::InfiniteDuration().
@@ -142,8 +144,8 @@ class ClientState {
 };
 
 // One request/response: the retry policy and HTTP framing on top of one
-// HttpConnection. All private methods run on strand_, which wraps the caller's
-// executor, so the handlers run there too and never concurrently. The
+// HttpConnection. All private methods run on strand_, the caller's executor
+// made serial, so the handlers run there too and never concurrently. The
 // connection lives on the io_context's plain executor (so a pooled connection
 // can move between strands); its completion handlers are bound to strand_.
 class ExchangeImpl : public HttpExchange,
@@ -154,7 +156,7 @@ class ExchangeImpl : public HttpExchange,
                HttpHandlers handlers)
       : client_(std::move(client)),
         options_(client_->options()),
-        strand_(asio::make_strand(std::move(executor))),
+        strand_(Serial(std::move(executor))),
         request_(std::move(request)),
         handlers_(std::move(handlers)),
         resolver_(client_->ioc()),
@@ -171,9 +173,12 @@ class ExchangeImpl : public HttpExchange,
     });
   }
 
+  // Dispatched: a caller already on the strand (a session starting a call)
+  // writes the request at once instead of queueing a hop. Begin() reports its
+  // own failures later, never from inside Start().
   void Launch() {
     id_ = client_->Register(weak_from_this());
-    asio::post(strand_, [self = shared_from_this()] { self->Begin(); });
+    asio::dispatch(strand_, [self = shared_from_this()] { self->Begin(); });
   }
 
   // HttpExchange:
@@ -186,6 +191,26 @@ class ExchangeImpl : public HttpExchange,
   }
 
   void Pause() override { paused_.store(true); }
+
+  void Drain(size_t max_bytes, absl::Duration timeout) override {
+    if (done_ || cancel_requested_.load()) return;
+    if (phase_ != Phase::kReading || !parser_.has_value() ||
+        !parser_->is_header_done()) {
+      Cancel();
+      return;
+    }
+    draining_ = true;
+    drain_budget_ = max_bytes;
+    handlers_.on_head = nullptr;
+    handlers_.on_body = nullptr;
+    ArmTimer(timeout);
+    paused_.store(false);
+    // Posted: the caller may be inside on_body, and the body loop must not be
+    // re-entered.
+    asio::post(strand_, [self = shared_from_this()] {
+      if (!self->done_ && !self->read_in_flight_) self->Process();
+    });
+  }
 
   void Resume() override {
     if (!paused_.exchange(false)) return;
@@ -202,27 +227,39 @@ class ExchangeImpl : public HttpExchange,
  private:
   enum class Phase { kStarting, kConnecting, kWriting, kReading, kDone };
 
+  // A strand is serial already; another strand around it would only add a
+  // queue and an allocation to every handler.
+  static asio::any_io_executor Serial(asio::any_io_executor executor) {
+    if (executor.target<asio::strand<asio::io_context::executor_type>>() !=
+            nullptr ||
+        executor.target<asio::strand<asio::any_io_executor>>() != nullptr) {
+      return executor;
+    }
+    return asio::make_strand(std::move(executor));
+  }
+
   void Begin() {
     if (done_) return;
     if (id_ == 0) {
-      Fail(absl::CancelledError("http client is shut down"));
+      FailLater(absl::CancelledError("http client is shut down"));
       return;
     }
     const bool https = request_.url.scheme == "https";
     if ((!https && request_.url.scheme != "http") ||
         request_.url.host.empty() || request_.url.port == 0 ||
         request_.url.target.empty() || request_.url.target.front() != '/') {
-      Fail(absl::InvalidArgumentError("request url is not a parsed http url"));
+      FailLater(
+          absl::InvalidArgumentError("request url is not a parsed http url"));
       return;
     }
     if (absl::Status status = BuildWireRequest(); !status.ok()) {
-      Fail(std::move(status));
+      FailLater(std::move(status));
       return;
     }
     if (https) {
       absl::StatusOr<std::shared_ptr<TlsContext>> tls = client_->tls();
       if (!tls.ok()) {
-        Fail(tls.status());
+        FailLater(tls.status());
         return;
       }
       tls_ = *std::move(tls);
@@ -486,6 +523,13 @@ class ExchangeImpl : public HttpExchange,
       buffer_.consume(used);
       const size_t got = body_buffer_.size() - body.size;
       body.data = nullptr;
+      if (draining_) {
+        if (got > drain_budget_) {
+          Fail(absl::CancelledError("response body not drained in budget"));
+          return;
+        }
+        drain_budget_ -= got;
+      }
       const bool need_more = ec == http::error::need_more;
       if (ec == http::error::need_buffer || need_more) ec = {};
       if (ec) {
@@ -558,27 +602,43 @@ class ExchangeImpl : public HttpExchange,
     Connect();
   }
 
+  // The timeout of the operation in flight. Every write and read arms one, so
+  // the timer is not re-armed for each: it keeps waiting and, when it fires
+  // before the current deadline, waits again for the rest (a cancel and a new
+  // wait per read would cost a handler and a timer-queue update each).
   void ArmTimer(absl::Duration timeout) {
-    const uint64_t generation = ++timer_generation_;
-    if (timeout >= kNoTimeout) return;
-    timer_.expires_after(
-        std::chrono::duration_cast<asio::steady_timer::duration>(
-            absl::ToChronoNanoseconds(
-                std::max(timeout, absl::ZeroDuration()))));
-    timer_.async_wait([self = shared_from_this(), generation](ErrorCode ec) {
-      self->OnTimer(ec, generation);
+    if (timeout >= kNoTimeout) {
+      deadline_.reset();
+      return;
+    }
+    deadline_ =
+        Clock::now() +
+        std::chrono::duration_cast<Clock::duration>(
+            absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration())));
+    if (!timer_waiting_ || timer_.expiry() > *deadline_) WaitForDeadline();
+  }
+
+  void DisarmTimer() { deadline_.reset(); }
+
+  void WaitForDeadline() {
+    timer_waiting_ = true;
+    const uint64_t wait = ++timer_wait_;
+    timer_.expires_at(*deadline_);
+    // Weak: a finished exchange must not live on until its timer would fire.
+    timer_.async_wait([weak = weak_from_this(), wait](ErrorCode ec) {
+      if (auto self = weak.lock()) self->OnTimer(ec, wait);
     });
   }
 
-  void DisarmTimer() {
-    ++timer_generation_;
-    timer_.cancel();
-  }
-
-  void OnTimer(ErrorCode ec, uint64_t generation) {
-    // A stale generation means the operation finished while the expiry was
-    // queued.
-    if (ec || generation != timer_generation_ || done_) return;
+  void OnTimer(ErrorCode ec, uint64_t wait) {
+    // A deadline moved earlier re-armed the timer; this wait is the old one.
+    if (wait != timer_wait_) return;
+    timer_waiting_ = false;
+    if (ec || done_ || !deadline_.has_value()) return;
+    if (Clock::now() < *deadline_) {
+      WaitForDeadline();  // The operation in flight started later.
+      return;
+    }
     // Finish now rather than waiting for the aborted operation: a resolve
     // cannot be interrupted and would hold the caller hostage to the system
     // resolver.
@@ -612,11 +672,19 @@ class ExchangeImpl : public HttpExchange,
     Finish(std::move(status), /*reusable=*/false);
   }
 
+  void FailLater(absl::Status status) {
+    asio::post(strand_, [self = shared_from_this(),
+                         status = std::move(status)]() mutable {
+      self->Fail(std::move(status));
+    });
+  }
+
   void Finish(absl::Status status, bool reusable) {
     if (done_) return;
     done_ = true;
     phase_ = Phase::kDone;
     DisarmTimer();
+    timer_.cancel();
     resolver_.cancel();
     if (conn_ != nullptr && reusable && status.ok()) {
       client_->pool().Put(origin_, std::move(conn_));
@@ -635,7 +703,7 @@ class ExchangeImpl : public HttpExchange,
 
   const std::shared_ptr<ClientState> client_;
   const HttpClientOptions& options_;
-  asio::strand<asio::any_io_executor> strand_;
+  asio::any_io_executor strand_;
   HttpRequest request_;
   HttpHandlers handlers_;
   uint64_t id_ = 0;  // Set by Launch() before anything runs on the strand.
@@ -648,7 +716,9 @@ class ExchangeImpl : public HttpExchange,
   std::shared_ptr<TlsContext> tls_;  // Set for https.
   std::shared_ptr<HttpConnection> conn_;
   asio::steady_timer timer_;
-  uint64_t timer_generation_ = 0;
+  std::optional<Clock::time_point> deadline_;  // Of the operation in flight.
+  bool timer_waiting_ = false;
+  uint64_t timer_wait_ = 0;  // Numbers the waits, so a superseded one is known.
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   std::string body_buffer_;
@@ -660,6 +730,8 @@ class ExchangeImpl : public HttpExchange,
   bool got_response_bytes_ = false;
   bool read_in_flight_ = false;
   bool done_ = false;
+  bool draining_ = false;    // Drain(): the body is read only to end it.
+  size_t drain_budget_ = 0;  // Bytes Drain() may still discard.
 
   // Written from any thread.
   std::atomic<bool> paused_{false};

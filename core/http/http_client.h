@@ -103,6 +103,14 @@ class HttpExchange {
   // on the exchange's executor.
   virtual void Pause() = 0;
   virtual void Resume() = 0;
+  // The caller needs no more of the body (an SSE response stream whose
+  // response has arrived, SS-02), but a server usually ends such a stream
+  // right after it. Rather than close a connection that is about to be
+  // reusable, discard up to `max_bytes` more for at most `timeout`: if the
+  // response ends within both, the connection goes back to the pool,
+  // otherwise it is closed. No handler but on_done runs after this. Call on
+  // the exchange's executor.
+  virtual void Drain(size_t max_bytes, absl::Duration timeout) = 0;
 };
 
 class HttpClient {

@@ -25,8 +25,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
@@ -220,7 +222,8 @@ class Session : public UpstreamStreamDelegate,
     std::string method;
     std::string post_body;
     HeaderList trace_headers;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
+    absl::Time deadline;      // in deadlines_ under this time
+    bool initialize = false;  // CN-03: never cancelled, only given up on
     absl::Time started;
   };
 
@@ -238,6 +241,11 @@ class Session : public UpstreamStreamDelegate,
   void OnRecovered(absl::Status status);
   // Sends a pending call's request again on a new POST stream.
   void RestartCall(const std::string& id_raw);
+  // One timer for every call's deadline: it waits for the earliest, and a
+  // call that ends in time only leaves the set (no timer, no cancel).
+  void WatchDeadline(absl::Time deadline, const std::string& id_raw);
+  void ArmDeadlineTimer();
+  void OnDeadlineTimer();
   // Why a call cannot start now: closed (NotFound) or recovering.
   absl::Status NotOpenStatus() const;
   void OnInitializeDone(
@@ -382,6 +390,11 @@ class Session : public UpstreamStreamDelegate,
   std::optional<Url> legacy_post_url_;
   std::string legacy_init_id_;
   absl::Status streamable_failure_;
+
+  // Strand-confined: calls' deadlines, earliest first, and their timer.
+  absl::btree_set<std::pair<absl::Time, std::string>> deadlines_;
+  boost::asio::steady_timer deadline_timer_;
+  std::optional<absl::Time> deadline_timer_at_;  // while it waits
 
   std::atomic<bool> open_{false};
   std::atomic<bool> busy_{false};

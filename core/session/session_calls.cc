@@ -12,7 +12,6 @@
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/session.h"
-#include "core/session/upstream_http_error.h"
 #include "core/session/upstream_errors.h"
 #include "core/session/upstream_http_error.h"
 
@@ -123,18 +122,9 @@ absl::Status Session::StartCall(CallParams params,
   if (deadline == absl::InfiniteFuture()) {
     deadline = absl::Now() + params_.request_timeout;
   }
-  call.deadline = std::make_unique<asio::steady_timer>(strand_);
-  call.deadline->expires_after(ToTimerDuration(deadline - absl::Now()));
-  call.deadline->async_wait([weak = weak_from_this(), id_raw = call.id_raw,
-                             is_init](boost::system::error_code ec) {
-    auto self = weak.lock();
-    if (ec || self == nullptr) return;
-    self->FinishCall(id_raw,
-                     absl::DeadlineExceededError(
-                         "deadline passed before the upstream answered"),
-                     is_init ? std::nullopt  // CN-03
-                             : std::optional<std::string>("deadline exceeded"));
-  });
+  call.deadline = deadline;
+  call.initialize = is_init;
+  WatchDeadline(deadline, call.id_raw);
 
   AttachSink(*call.sink);
   call.sink->Started(handle);
@@ -162,7 +152,7 @@ void Session::FinishCall(const std::string& id_raw,
   UpdateBusy();
   handles_.erase(call.handle);
   if (!call.progress_token.empty()) progress_.erase(call.progress_token);
-  if (call.deadline != nullptr) call.deadline->cancel();
+  deadlines_.erase({call.deadline, call.id_raw});
   if (call.stream != nullptr) {
     // SS-02: once the response is in (or the call is over), the rest of the
     // stream is of no use; closing it frees the connection slot.
@@ -186,6 +176,52 @@ void Session::FinishCall(const std::string& id_raw,
   // not wait for a sink that is gone.
   OnSinkResumed(call.sink.get());
   call.sink->Finish(std::move(outcome));
+}
+
+void Session::WatchDeadline(absl::Time deadline, const std::string& id_raw) {
+  deadlines_.emplace(deadline, id_raw);
+  ArmDeadlineTimer();
+}
+
+void Session::ArmDeadlineTimer() {
+  if (deadlines_.empty()) return;
+  const absl::Time earliest = deadlines_.begin()->first;
+  // Calls made with the default timeout end later than those before them, so
+  // the timer already waiting usually serves.
+  if (deadline_timer_at_.has_value() && *deadline_timer_at_ <= earliest) {
+    return;
+  }
+  deadline_timer_at_ = earliest;
+  deadline_timer_.expires_after(ToTimerDuration(earliest - absl::Now()));
+  deadline_timer_.async_wait(
+      [weak = weak_from_this(), earliest](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (self == nullptr) return;
+        // A wait superseded by an earlier deadline is not the timer's now.
+        if (self->deadline_timer_at_ != earliest) return;
+        self->deadline_timer_at_.reset();
+        if (!ec) self->OnDeadlineTimer();
+        self->ArmDeadlineTimer();
+      });
+}
+
+void Session::OnDeadlineTimer() {
+  SC_DCHECK_ON_STRAND(strand_);
+  const absl::Time now = absl::Now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const std::string id_raw = deadlines_.begin()->second;
+    auto it = pending_.find(id_raw);
+    if (it == pending_.end()) {
+      deadlines_.erase(deadlines_.begin());  // not expected: FinishCall erases
+      continue;
+    }
+    const bool initialize = it->second.initialize;
+    FinishCall(id_raw,
+               absl::DeadlineExceededError(
+                   "deadline passed before the upstream answered"),
+               initialize ? std::nullopt  // CN-03
+                          : std::optional<std::string>("deadline exceeded"));
+  }
 }
 
 void Session::Cancel(std::string handle, std::string reason,

@@ -18,6 +18,11 @@ namespace asio = boost::asio;
 // noise.
 constexpr size_t kMaxErrorBodyBytes = 64 << 10;
 
+// What a completed POST stream may still carry before its connection is
+// reused; a server that keeps the stream open longer loses the connection.
+constexpr size_t kMaxDrainBytes = 64 << 10;
+constexpr absl::Duration kMaxDrainTime = absl::Seconds(1);
+
 std::optional<StreamState> GaugeState(UpstreamStream::State state) {
   switch (state) {
     case UpstreamStream::State::kConnecting:
@@ -382,7 +387,15 @@ void UpstreamStream::Close(StreamReason reason) {
   SetState(State::kClosed, reason);
   ++connection_;
   if (exchange_ != nullptr) {
-    exchange_->Cancel();
+    // SS-02: after its response a POST's SSE stream is normally ended by the
+    // server at once; draining that end keeps the connection for the next
+    // call instead of opening a new one. The slot is free either way.
+    if (reason == StreamReason::kComplete &&
+        options_.kind == StreamKind::kPost) {
+      exchange_->Drain(kMaxDrainBytes, kMaxDrainTime);
+    } else {
+      exchange_->Cancel();
+    }
     exchange_.reset();
   }
   permits_.clear();

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
@@ -68,6 +69,12 @@ ABSL_FLAG(std::vector<std::string>, sessions,
           "Idle session counts for the RSS figures.");
 ABSL_FLAG(std::string, shadowcat, "",
           "The shadowcat binary; default: the runfile server/shadowcat.");
+ABSL_FLAG(std::vector<std::string>, shadowcat_args, {},
+          "Extra flags for shadowcat, e.g. --shadowcat_args=--io_threads=1 "
+          "(comma-separated), to compare configurations.");
+ABSL_FLAG(std::vector<std::string>, figures,
+          (std::vector<std::string>{"calls", "streams", "sessions"}),
+          "Which groups of figures to measure.");
 
 namespace shadowcat {
 namespace {
@@ -188,6 +195,9 @@ absl::StatusOr<Shadowcat> StartShadowcat(
       "--max_sessions=20000",
       "--max_connections_per_session=64",
       "--max_connections_total=100000"};
+  for (const std::string& arg : absl::GetFlag(FLAGS_shadowcat_args)) {
+    argv.push_back(arg);
+  }
   ChildProcessOptions options;
   options.term_grace = absl::Seconds(5);
   const absl::Time start = absl::Now();
@@ -551,18 +561,27 @@ int RunDriver() {
   auto floor_stub = v1::Shadowcat::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", floor->port),
                           grpc::InsecureChannelCredentials()));
+  const std::vector<std::string> groups = absl::GetFlag(FLAGS_figures);
+  auto wanted = [&groups](absl::string_view group) {
+    return absl::c_linear_search(groups, group);
+  };
   for (const CallUpstream& u : upstreams) {
+    if (!wanted("calls")) break;
     absl::Status status =
         CallFigures(report, *shadowcat, *floor_stub, floor->process->pid(), u);
     if (!status.ok()) return fail(status);
   }
-  if (absl::Status s =
-          StreamFigures(report, *shadowcat, *floor_stub, flood->port);
-      !s.ok()) {
-    return fail(s);
+  if (wanted("streams")) {
+    if (absl::Status s =
+            StreamFigures(report, *shadowcat, *floor_stub, flood->port);
+        !s.ok()) {
+      return fail(s);
+    }
   }
-  if (absl::Status s = SessionFigures(report, UrlOf(upstreams[0])); !s.ok()) {
-    return fail(s);
+  if (wanted("sessions")) {
+    if (absl::Status s = SessionFigures(report, UrlOf(upstreams[0])); !s.ok()) {
+      return fail(s);
+    }
   }
   if (absl::Status s = report.WriteJson(absl::GetFlag(FLAGS_out)); !s.ok()) {
     return fail(s);

@@ -418,6 +418,7 @@ void FakeMcpServer::Handle(HttpServerRequest request,
   record.body = std::move(request.body);
   record.headers = std::move(request.headers);
   record.received_at = absl::Now();
+  record.connection_id = request.connection_id;
   std::string response_payload;
   if (exchange.http_method == "POST") {
     exchange.parsed = ParseMcpMessage(record.body);

@@ -74,6 +74,8 @@ struct RecordedRequest {
   bool is_rpc_response = false;
   // When the fake read the whole request (to time reconnects after a drop).
   absl::Time received_at;
+  // The TCP connection it came on (HttpServerRequest::connection_id).
+  uint64_t connection_id = 0;
   // Case-insensitive lookup of the first header named `name`; empty when
   // absent.
   std::string Header(absl::string_view name) const;

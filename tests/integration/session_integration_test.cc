@@ -80,6 +80,36 @@ TEST(SessionIntegrationTest, WholeSessionWithSseResponses) {
   ExpectWholeSession(true);
 }
 
+// SS-02: the server ends a POST's SSE stream right after the response. The
+// connection is then reused for the next call instead of being closed (and a
+// new one opened for every call).
+TEST(SessionIntegrationTest,
+     SS02_SseResponseStreamsLeaveTheirConnectionReusable) {
+  FakeMcpServerOptions options;
+  options.sse_by_default = true;
+  Env env = Start(options);
+  std::string session = Open(env);
+  ASSERT_FALSE(session.empty());
+  v1::CallResponse response;
+  constexpr int kCalls = 8;
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::Status status =
+        Call(env, session, "tools/call", kEchoParams, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  std::set<uint64_t> connections;
+  for (const RecordedRequest& request : env.upstream->requests()) {
+    if (request.rpc_method == "tools/call") {
+      connections.insert(request.connection_id);
+    }
+  }
+  // The next call may start before the server's end of the last stream
+  // arrived, so a second connection can be opened; after that the two are
+  // reused. Without the drain every call would need its own.
+  EXPECT_LE(connections.size(), 3u)
+      << connections.size() << " connections for " << kCalls << " calls";
+}
+
 TEST(SessionIntegrationTest, VN02_AcceptsOlderVersionAndSendsTheNegotiatedOne) {
   FakeMcpServerOptions options;
   options.force_version = "2025-06-18";
@@ -369,6 +399,35 @@ TEST(SessionIntegrationTest, TO01_DeadlineSendsCancelledUpstream) {
   std::string id =
       call.body.substr(at + 5, call.body.find_first_of(",}", at) - at - 5);
   EXPECT_THAT(cancelled.body, HasSubstr(absl::StrCat("\"requestId\":", id)));
+}
+
+// TO-01/TO-02: each call keeps its own deadline, also when a call with a
+// shorter one starts while a longer one is waiting.
+TEST(SessionIntegrationTest, TO02_ShorterDeadlineStartedLaterExpiresFirst) {
+  Env env = Start();
+  std::string session = Open(env);
+  ScriptedReply slow;
+  slow.delay = absl::Seconds(2);
+  env.upstream->ScriptReply("tools/call", slow);
+  env.upstream->ScriptReply("tools/call", slow);
+  grpc::Status long_status;
+  std::thread long_call([&] {
+    v1::CallResponse response;
+    long_status = Call(env, session, "tools/call", kEchoParams, &response,
+                       /*timeout_ms=*/8000);
+  });
+  RecordedRequest first;
+  ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &first));
+  const absl::Time start = absl::Now();
+  v1::CallResponse response;
+  EXPECT_EQ(Call(env, session, "tools/call", kEchoParams, &response,
+                 /*timeout_ms=*/200)
+                .error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500))
+      << "the short deadline waited for the long call";
+  long_call.join();
+  EXPECT_TRUE(long_status.ok()) << long_status.error_message();
 }
 
 TEST(SessionIntegrationTest, NotifyReturnsOnAccepted) {

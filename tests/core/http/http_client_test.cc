@@ -504,6 +504,100 @@ TEST(HttpClientTest, CancelMidStreamIsCancelledExactlyOnce) {
   exchange->Cancel();
 }
 
+// Every read arms the read timeout anew: a body that keeps trickling in, each
+// piece within the timeout, is never cut however long it takes in total.
+TEST(HttpClientTest, ReadTimeoutCountsFromTheLastBytesNotTheFirst) {
+  HttpClientOptions options;
+  options.read_timeout = absl::Milliseconds(300);
+  Harness h(
+      [](size_t, HttpServerRequest, std::shared_ptr<HttpResponseWriter> writer,
+         ServerLog& log) {
+        writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+        log.Hold(std::move(writer));
+      },
+      options);
+  auto rec = std::make_shared<Recorder>();
+  auto exchange = h.Start(h.Request("GET", "/sse"), rec);
+  auto writer = h.log().WaitHeld();
+  ASSERT_NE(writer, nullptr);
+  for (int i = 0; i < 8; ++i) {  // 8 x 100 ms: well past one read timeout
+    writer->WriteChunk("data: x\n\n");
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  writer->EndStream();
+  ASSERT_TRUE(rec->WaitDone());
+  EXPECT_TRUE(rec->Status().ok()) << rec->Status();
+  EXPECT_EQ(rec->Body().size(), 8 * std::string("data: x\n\n").size());
+  ExpectCleanCallbacks(rec);
+}
+
+// SS-02: a POST's SSE stream is ended by the server right after its response.
+// Drain() reads that end instead of closing the connection, so it is pooled.
+TEST(HttpClientTest, DrainPoolsAConnectionWhoseBodyEndsWithinBudget) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
+    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+    writer->WriteChunk("data: response\n\n");
+    log.Hold(std::move(writer));
+  });
+  auto rec = std::make_shared<Recorder>();
+  auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
+  ASSERT_TRUE(rec->WaitBody(1));
+  const std::string seen = rec->Body();
+  asio::post(h.strand(),
+             [exchange] { exchange->Drain(64 << 10, absl::Seconds(10)); });
+  auto writer = h.log().WaitHeld();
+  ASSERT_NE(writer, nullptr);
+  writer->WriteChunk(": after the response\n\n");
+  writer->EndStream();
+  ASSERT_TRUE(rec->WaitDone());
+  EXPECT_TRUE(rec->Status().ok()) << rec->Status();
+  EXPECT_EQ(rec->Body(), seen) << "on_body ran after Drain()";
+  ExpectCleanCallbacks(rec);
+  EXPECT_EQ(h.client().idle_connections(), 1u);
+}
+
+TEST(HttpClientTest, DrainClosesABodyThatOutgrowsItsBudget) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
+    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+    writer->WriteChunk("data: response\n\n");
+    log.Hold(std::move(writer));
+  });
+  auto rec = std::make_shared<Recorder>();
+  auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
+  ASSERT_TRUE(rec->WaitBody(1));
+  asio::post(h.strand(),
+             [exchange] { exchange->Drain(100, absl::Seconds(10)); });
+  auto writer = h.log().WaitHeld();
+  ASSERT_NE(writer, nullptr);
+  writer->WriteChunk(std::string(4096, 'z'));
+  ASSERT_TRUE(rec->WaitDone());
+  EXPECT_FALSE(rec->Status().ok());
+  ExpectCleanCallbacks(rec);
+  EXPECT_EQ(h.client().idle_connections(), 0u);
+}
+
+TEST(HttpClientTest, DrainClosesABodyThatDoesNotEndInTime) {
+  Harness h([](size_t, HttpServerRequest,
+               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
+    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
+    writer->WriteChunk("data: response\n\n");
+    log.Hold(std::move(writer));
+  });
+  auto rec = std::make_shared<Recorder>();
+  auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
+  ASSERT_TRUE(rec->WaitBody(1));
+  asio::post(h.strand(), [exchange] {
+    exchange->Drain(64 << 10, absl::Milliseconds(200));
+  });
+  ASSERT_TRUE(rec->WaitDone());
+  EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded)
+      << rec->Status();
+  ExpectCleanCallbacks(rec);
+  EXPECT_EQ(h.client().idle_connections(), 0u);
+}
+
 TEST(HttpClientTest, OversizedHeadersAreResourceExhausted) {
   HttpClientOptions options;
   options.max_header_bytes = 1024;
