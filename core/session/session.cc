@@ -84,9 +84,9 @@ Session::Session(std::string id, SessionParams params, Deps deps)
       created_(absl::Now()),
       budget_(std::make_shared<ConnectionBudget>(
           deps.config.max_connections_per_session)),
-      deadline_timer_(strand_),
       feed_(FeedLimits{deps.config.subscribe_buffer_messages,
                        deps.config.subscribe_buffer_bytes}),
+      deadline_timer_(strand_),
       last_used_unix_nanos_(absl::ToUnixNanos(absl::Now())) {}
 
 Session::~Session() {
