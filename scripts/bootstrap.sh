@@ -49,4 +49,20 @@ if ! interop_npm_ok; then
   (cd tests/interop && npm ci --no-audit --no-fund --silent)
   interop_npm_ok || { echo "bootstrap: tests/interop npm packages still missing"; exit 1; }
 fi
+# deploy/schema's npm packages (the Kubernetes and Prometheus Operator schemas, TypeScript)
+# for scripts/check-deploy.sh, at the versions its package-lock.json pins.
+schema_npm_ok() {
+  (cd deploy/schema && node -e '
+    const deps = require("./package.json").devDependencies;
+    for (const [name, version] of Object.entries(deps)) {
+      let installed;
+      try { installed = require(`./node_modules/${name}/package.json`).version; } catch {}
+      if (installed !== version) process.exit(1);
+    }') 2>/dev/null
+}
+if ! schema_npm_ok; then
+  echo "bootstrap: npm ci in deploy/schema"
+  (cd deploy/schema && npm ci --no-audit --no-fund --silent)
+  schema_npm_ok || { echo "bootstrap: deploy/schema npm packages still missing"; exit 1; }
+fi
 echo "bootstrap: ok"
