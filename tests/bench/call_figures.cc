@@ -97,21 +97,29 @@ int ServeUntilKilled(uint16_t port) {
   return 0;
 }
 
-int RunUpstreamRole() {
+// Serves the upstream `start` makes on an io_context run by two threads.
+template <typename Upstream>
+int ServeOnTwoThreads(
+    const std::function<absl::StatusOr<std::unique_ptr<Upstream>>(
+        boost::asio::io_context&)>& start) {
   boost::asio::io_context ioc;
   auto work = boost::asio::make_work_guard(ioc);
-  DemoUpstreamOptions options;
-  options.max_sessions = 20000;
-  auto upstream = DemoUpstream::Start(ioc, "127.0.0.1", 0, options);
+  absl::StatusOr<std::unique_ptr<Upstream>> upstream = start(ioc);
   if (!upstream.ok()) {
     std::cerr << upstream.status() << "\n";
     return 1;
   }
-  std::thread io1([&] { ioc.run(); });
-  std::thread io2([&] { ioc.run(); });
-  io1.detach();
-  io2.detach();
+  std::thread([&ioc] { ioc.run(); }).detach();
+  std::thread([&ioc] { ioc.run(); }).detach();
   return ServeUntilKilled((*upstream)->port());
+}
+
+int RunUpstreamRole() {
+  return ServeOnTwoThreads<DemoUpstream>([](boost::asio::io_context& ioc) {
+    DemoUpstreamOptions options;
+    options.max_sessions = 20000;
+    return DemoUpstream::Start(ioc, "127.0.0.1", 0, options);
+  });
 }
 
 int RunFloodRole() {
@@ -128,18 +136,8 @@ int RunFloodRole() {
 }
 
 int RunHoldRole() {
-  boost::asio::io_context ioc;
-  auto work = boost::asio::make_work_guard(ioc);
-  auto upstream = HoldUpstream::Start(ioc);
-  if (!upstream.ok()) {
-    std::cerr << upstream.status() << "\n";
-    return 1;
-  }
-  std::thread io1([&] { ioc.run(); });
-  std::thread io2([&] { ioc.run(); });
-  io1.detach();
-  io2.detach();
-  return ServeUntilKilled((*upstream)->port());
+  return ServeOnTwoThreads<HoldUpstream>(
+      [](boost::asio::io_context& ioc) { return HoldUpstream::Start(ioc); });
 }
 
 int RunFloorRole() {
