@@ -8,11 +8,14 @@ namespace, images, patches by path as strategic merges of maps) and, when `kubec
 checks the facts that matter for Shadowcat on the rendered objects and the Containerfile
 (see deploy/README.md, "Validation").
 
-Usage: check_manifests.py REPO_ROOT [--kustomize=CMD]
-Prints one line per failed fact and exits 1 when any failed.
+Usage: check_manifests.py REPO_ROOT [--rendered-json=FILE]
+Prints one line per failed fact and exits 1 when any failed. With --rendered-json, also
+writes every rendering as {"<kustomization dir>": [objects]} for the schema validation
+(deploy/schema/validate.mjs).
 """
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -21,7 +24,9 @@ import sys
 
 import yaml
 
-ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+ROOT = os.path.abspath(ARGS[0] if ARGS else ".")
+RENDERED_JSON = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--rendered-json=")), None)
 errors = []
 checks = 0
 
@@ -57,6 +62,22 @@ def duration_seconds(text):
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"not a duration: {text!r}")
     return sum(float(n) * units[u] for n, u in parts)
+
+
+def quantity_bytes(text):
+    """A Kubernetes memory quantity ("256Mi", "1G", "134217728") in bytes."""
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|k|M|G)?", str(text))
+    if not m:
+        raise ValueError(f"not a memory quantity: {text!r}")
+    scale = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "k": 10**3, "M": 10**6, "G": 10**9}
+    return int(m.group(1)) * scale[m.group(2)]
+
+
+# Measured resident memory (docs/operations.md, "Sizing"; tests/bench/call_figures.cc):
+# the -c opt process at rest, per session with a GET stream, per active CallStream.
+SIZING_REST_BYTES = 22 * 10**6
+SIZING_PER_SESSION_BYTES = 24 * 10**3
+SIZING_PER_CONNECTION_BYTES = 37 * 10**3
 
 
 # --- A small kustomize -----------------------------------------------------------------
@@ -230,6 +251,19 @@ def check_rendered(name, objects):
               f"{name}: drain_grace {drain}s + close_timeout {close}s + 3s exceeds terminationGracePeriodSeconds {grace}")
     except ValueError as e:
         check(False, f"{name}: {e}")
+    # The memory limit covers every configured maximum at small messages (the flags'
+    # defaults when the ConfigMap does not set them: 1000 sessions, 10000 connections).
+    try:
+        sessions = int(data.get("SHADOWCAT_MAX_SESSIONS", "1000"))
+        connections = int(data.get("SHADOWCAT_MAX_CONNECTIONS_TOTAL", "10000"))
+        need = (SIZING_REST_BYTES + sessions * SIZING_PER_SESSION_BYTES
+                + connections * SIZING_PER_CONNECTION_BYTES)
+        limit = quantity_bytes(sc.get("resources", {}).get("limits", {}).get("memory", "0"))
+        check(limit >= need,
+              f"{name}: shadowcat memory limit {limit / 2**20:.0f}Mi is below the measured need "
+              f"{need / 2**20:.0f}Mi for {sessions} sessions and {connections} connections (docs/operations.md, Sizing)")
+    except ValueError as e:
+        check(False, f"{name}: {e}")
 
     # Service and ServiceMonitor.
     services = by_kind(objects, "Service")
@@ -328,6 +362,9 @@ def main():
     check(base_cm.get("SHADOWCAT_ALLOWED_UPSTREAMS") != over_cm.get("SHADOWCAT_ALLOWED_UPSTREAMS"),
           "overlays/example does not change SHADOWCAT_ALLOWED_UPSTREAMS")
     check_containerfile("deploy/Containerfile")
+    if RENDERED_JSON:
+        with open(RENDERED_JSON, "w", encoding="utf-8") as f:
+            json.dump({d: render(os.path.join(ROOT, d)) for d in ("deploy/k8s/base", "deploy/k8s/overlays/example")}, f)
     for e in errors:
         print(f"FAIL: {e}")
     print(f"check_manifests: {checks - len(errors)} of {checks} checks passed")

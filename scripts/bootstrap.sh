@@ -31,22 +31,26 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The npm packages of tests/interop (the TypeScript MCP SDK and server-everything as interop
-# upstreams, the MCP conformance suite, gRPC for its adapter), at the versions package.json
-# pins, from package-lock.json. Runs npm only when one is missing or at another version, so a
-# second run needs no network.
-interop_npm_ok() {
-  (cd tests/interop && node -e '
-    const deps = require("./package.json").dependencies;
+# npm packages at the versions package.json pins, from package-lock.json: tests/interop's (the
+# TypeScript MCP SDK and server-everything as interop upstreams, the MCP conformance suite,
+# gRPC for its adapter) and deploy/schema's (the Kubernetes and Prometheus Operator schemas
+# and TypeScript, for scripts/check-deploy.sh). Runs npm only when one is missing or at another
+# version, so a second run needs no network.
+npm_pins_ok() {  # DIR
+  (cd "$1" && node -e '
+    const pkg = require("./package.json");
+    const deps = {...pkg.dependencies, ...pkg.devDependencies};
     for (const [name, version] of Object.entries(deps)) {
       let installed;
       try { installed = require(`./node_modules/${name}/package.json`).version; } catch {}
       if (installed !== version) process.exit(1);
     }') 2>/dev/null
 }
-if ! interop_npm_ok; then
-  echo "bootstrap: npm ci in tests/interop"
-  (cd tests/interop && npm ci --no-audit --no-fund --silent)
-  interop_npm_ok || { echo "bootstrap: tests/interop npm packages still missing"; exit 1; }
-fi
+for dir in tests/interop deploy/schema; do
+  if ! npm_pins_ok "$dir"; then
+    echo "bootstrap: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    npm_pins_ok "$dir" || { echo "bootstrap: $dir npm packages still missing"; exit 1; }
+  fi
+done
 echo "bootstrap: ok"

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/log.h"
 
 namespace shadowcat {
 namespace {
@@ -24,11 +25,31 @@ std::array<unsigned char, 32> Sha256(absl::string_view data) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CallerAuth>> CallerAuth::Create(
-    std::string token_file) {
+    std::string token_file, absl::Duration reload_interval) {
   std::unique_ptr<CallerAuth> auth(new CallerAuth(std::move(token_file)));
   absl::Status loaded = auth->Reload();
   if (!loaded.ok()) return loaded;
+  if (reload_interval > absl::ZeroDuration()) {
+    auth->reloader_ = std::thread([self = auth.get(), reload_interval] {
+      self->ReloadLoop(reload_interval);
+    });
+  }
   return auth;
+}
+
+CallerAuth::~CallerAuth() {
+  stop_.Notify();
+  if (reloader_.joinable()) reloader_.join();
+}
+
+void CallerAuth::ReloadLoop(absl::Duration interval) {
+  // A tiny local file read once per interval, on this thread alone: a slow
+  // or hung volume delays the next rotation, never a call.
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    if (absl::Status s = Reload(); !s.ok()) {
+      SC_LOG(kWarning, "keeping the previous caller token: ", s.message());
+    }
+  }
 }
 
 absl::Status CallerAuth::Reload() {

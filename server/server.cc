@@ -109,9 +109,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
                                        server->metrics_, std::move(allowlist));
   server->sessions_->StartIdleSweep();
   if (!cfg.grpc_token_file.empty()) {
-    SC_ASSIGN_OR_RETURN(server->caller_auth_,
-                        CallerAuth::Create(cfg.grpc_token_file));
-    server->ScheduleTokenReload();
+    // Re-read on CallerAuth's own thread, off the gRPC and I/O threads.
+    SC_ASSIGN_OR_RETURN(
+        server->caller_auth_,
+        CallerAuth::Create(cfg.grpc_token_file,
+                           cfg.grpc_credentials_reload_interval));
   }
   server->service_ = std::make_unique<ShadowcatService>(
       *server->sessions_, server->metrics_, server->config_,
@@ -180,19 +182,6 @@ void Server::Drain(absl::Duration grace) {
     http_->Shutdown();
   }
   stopper.join();
-}
-
-void Server::ScheduleTokenReload() {
-  token_reload_timer_.expires_after(
-      absl::ToChronoNanoseconds(config_.grpc_credentials_reload_interval));
-  token_reload_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;  // cancelled: the server is stopping
-    // A tiny local file read, once per interval, off the gRPC threads.
-    if (absl::Status s = caller_auth_->Reload(); !s.ok()) {
-      SC_LOG(kWarning, "keeping the previous caller token: ", s.message());
-    }
-    ScheduleTokenReload();
-  });
 }
 
 void Server::SetHealth(bool serving) {

@@ -15,7 +15,6 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
-#include "boost/asio/steady_timer.hpp"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
 #include "core/metrics/process_metrics.h"
@@ -68,8 +67,6 @@ class Server {
   explicit Server(Config config);
   // Sets both health names (kHealthServerName, kHealthServiceName).
   void SetHealth(bool serving);
-  // Re-reads the caller token file every grpc_credentials_reload_interval.
-  void ScheduleTokenReload();
 
   const Config config_;
   std::atomic<bool> ready_{false};
@@ -84,7 +81,6 @@ class Server {
   std::unique_ptr<HttpClient> http_;
   // Null without --grpc_token_file. Before service_, which points at it.
   std::unique_ptr<CallerAuth> caller_auth_;
-  boost::asio::steady_timer token_reload_timer_{ioc_};
   std::unique_ptr<DemoUpstream> demo_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ShadowcatService> service_;

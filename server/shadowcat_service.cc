@@ -207,6 +207,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
   params.request_timeout =
       absl::Milliseconds(request->options().request_timeout_ms());
   params.open_server_stream = request->options().open_server_stream();
+  params.trace_headers = TraceHeaders(*context);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Open(std::move(params), [reactor, response](
                                         absl::StatusOr<OpenResult> result) {
@@ -378,11 +379,13 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
   if (absl::Status s = Authorize(*context); !s.ok())
     return FinishNow(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  sessions_.Close(request->session_id(),
-                  [reactor, response](absl::StatusOr<bool> deleted) {
-                    if (deleted.ok()) response->set_upstream_deleted(*deleted);
-                    reactor->Finish(ToGrpcStatus(deleted.status()));
-                  });
+  sessions_.Close(
+      request->session_id(),
+      [reactor, response](absl::StatusOr<bool> deleted) {
+        if (deleted.ok()) response->set_upstream_deleted(*deleted);
+        reactor->Finish(ToGrpcStatus(deleted.status()));
+      },
+      TraceHeaders(*context));
   return reactor;
 }
 

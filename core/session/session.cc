@@ -183,6 +183,8 @@ void Session::SendInitialize(
   call.handle = "initialize";
   // CN-03: initialize is never cancelled; the deadline only bounds the wait.
   call.deadline = absl::Now() + params_.request_timeout;
+  if (state_ == State::kInitializing)
+    call.trace_headers = params_.trace_headers;
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   // Weak: the sink lives in pending_, so a strong capture would keep the
   // session alive for as long as an unanswered initialize (one sent while the
@@ -293,11 +295,14 @@ void Session::OnInitializeDone(
   protocol_version_ = init->protocol_version;  // VN-05 from now on
   init->transport = transport_;
 
+  // OpenSession's trace context, not a recovery's (SessionParams).
+  HeaderList trace =
+      state_ == State::kInitializing ? params_.trace_headers : HeaderList{};
   PostMessage(
       "notifications/initialized",
       BuildNotification("notifications/initialized", ""),
       [self = shared_from_this(), init = *std::move(init),
-       done = std::move(done)](absl::Status status) mutable {
+       done = std::move(done), trace](absl::Status status) mutable {
         if (!status.ok()) {
           self->state_ = State::kClosed;
           if (!self->upstream_session_id_.empty()) {
@@ -309,9 +314,12 @@ void Session::OnInitializeDone(
         self->state_ = State::kOpen;
         self->open_.store(true, std::memory_order_release);
         // LC-02: the GET stream only after initialized.
-        if (self->params_.open_server_stream) self->OpenServerStream();
+        if (self->params_.open_server_stream) {
+          self->OpenServerStream(std::move(trace));
+        }
         done(std::move(init));
-      });
+      },
+      trace);
 }
 
 absl::StatusOr<std::vector<ConnectionBudget::Permit>> Session::AcquirePermits(
@@ -396,9 +404,10 @@ void Session::MarkExpired() {
   }
 }
 
-void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done) {
-  asio::post(strand_, [self = shared_from_this(),
-                       done = std::move(done)]() mutable {
+void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done,
+                    HeaderList trace_headers) {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done),
+                       trace_headers = std::move(trace_headers)]() mutable {
     if (self->state_ == State::kClosed && self->closed_) {
       done(false);  // closed once already: one DELETE is enough
       return;
@@ -421,11 +430,12 @@ void Session::Close(absl::AnyInvocable<void(bool upstream_deleted)> done) {
     for (auto& subscriber : self->feed_.TakeSubscribers()) {
       subscriber->Finish(RpcResult{});
     }
-    self->SendDelete(std::move(done));
+    self->SendDelete(std::move(done), std::move(trace_headers));
   });
 }
 
-void Session::SendDelete(absl::AnyInvocable<void(bool)> done) {
+void Session::SendDelete(absl::AnyInvocable<void(bool)> done,
+                         HeaderList trace_headers) {
   if (upstream_session_id_.empty()) {
     done(false);
     return;
@@ -434,6 +444,8 @@ void Session::SendDelete(absl::AnyInvocable<void(bool)> done) {
   request.method = "DELETE";
   request.url = params_.url;
   request.headers = SessionHeaders();
+  request.headers.insert(request.headers.end(), trace_headers.begin(),
+                         trace_headers.end());
   // SM-07: DELETE is bounded; a silent upstream must not hold the close up.
   auto timer = std::make_shared<asio::steady_timer>(strand_);
   auto shared_done =

@@ -55,6 +55,10 @@ struct SessionParams {
   std::string capabilities_raw;    // JSON object for capabilities
   absl::Duration request_timeout;  // default deadline for calls without one
   bool open_server_stream = false;  // open the GET stream after initialize
+  // The OpenSession call's W3C trace context: on the first initialize,
+  // notifications/initialized and the GET stream opened with the session
+  // (not on a recovery's re-initialize, which no caller asked for).
+  HeaderList trace_headers;
 };
 
 // How Shadowcat talks to the upstream: Streamable HTTP, or the legacy
@@ -174,8 +178,10 @@ class Session : public UpstreamStreamDelegate,
 
   // Cancels every call, ends subscribers, then sends DELETE when the upstream
   // gave a session id, bounded by close_timeout (SM-07); `done(true)` when the
-  // upstream confirmed. Later calls fail with NotFound.
-  void Close(absl::AnyInvocable<void(bool upstream_deleted)> done);
+  // upstream confirmed. Later calls fail with NotFound. `trace_headers` (the
+  // CloseSession call's trace context) go on the DELETE.
+  void Close(absl::AnyInvocable<void(bool upstream_deleted)> done,
+             HeaderList trace_headers = {});
 
   // Describes the session (on its strand; `done` runs there).
   void Describe(absl::AnyInvocable<void(SessionSnapshot)> done);
@@ -262,8 +268,11 @@ class Session : public UpstreamStreamDelegate,
   // POSTs a notification or response.
   void PostMessage(std::string label_method, std::string body, PostDone done,
                    HeaderList trace_headers = {});
-  void SendCancelled(const std::string& id_raw, const std::string& reason);
-  void OpenServerStream();
+  // `trace_headers`: the cancelled call's, so the cancellation joins its trace.
+  void SendCancelled(const std::string& id_raw, const std::string& reason,
+                     HeaderList trace_headers);
+  // `trace_headers` go on every GET of the stream (UpstreamStreamOptions).
+  void OpenServerStream(HeaderList trace_headers = {});
   // Closes the GET stream, if any, as the owner (no OnStreamEnded follows).
   void CloseServerStream(StreamReason reason);
   void OnServerRequest(UpstreamStream& stream, const std::string& id_raw,
@@ -299,7 +308,8 @@ class Session : public UpstreamStreamDelegate,
   std::shared_ptr<UpstreamStream> NewStream(
       UpstreamStreamOptions options,
       std::vector<ConnectionBudget::Permit> permits);
-  void SendDelete(absl::AnyInvocable<void(bool)> done);
+  void SendDelete(absl::AnyInvocable<void(bool)> done,
+                  HeaderList trace_headers = {});
   SessionSnapshot MakeSnapshot() const;
   void Touch();
   // Recomputes busy_ after calls or subscribers came or went.

@@ -99,6 +99,7 @@ absl::Status Session::StartCall(CallParams params,
   options.post_headers.insert(options.post_headers.end(),
                               call.trace_headers.begin(),
                               call.trace_headers.end());
+  options.get_headers = call.trace_headers;  // its resumes continue it
   if (modern_) {
     params_raw = WithModernMeta(params_raw);
     AddModernRequestHeaders(params.method, params_raw, options.post_headers);
@@ -165,7 +166,7 @@ void Session::FinishCall(const std::string& id_raw,
   // CN-01: disconnecting is not cancelling; say it, once the slot is free.
   // In 2026-07-28 the closed stream is the cancellation (section 13 item 5).
   if (cancel_reason.has_value() && !modern_) {
-    SendCancelled(id_raw, *cancel_reason);
+    SendCancelled(id_raw, *cancel_reason, std::move(call.trace_headers));
   }
   ShadowcatMetrics& m = deps_.metrics;
   m.upstream_requests_active().Decrement();
@@ -245,14 +246,16 @@ void Session::Cancel(std::string handle, std::string reason,
 }
 
 void Session::SendCancelled(const std::string& id_raw,
-                            const std::string& reason) {
+                            const std::string& reason,
+                            HeaderList trace_headers) {
   std::string params = absl::StrCat(
       "{\"requestId\":", id_raw, ",\"reason\":", QuoteJsonString(reason), "}");
   // The session may be closing: holding it until the POST is done keeps the
   // stream (and so the notification) from dying with it.
-  PostMessage("notifications/cancelled",
-              BuildNotification("notifications/cancelled", params),
-              [self = shared_from_this()](absl::Status) {});
+  PostMessage(
+      "notifications/cancelled",
+      BuildNotification("notifications/cancelled", params),
+      [self = shared_from_this()](absl::Status) {}, std::move(trace_headers));
 }
 
 namespace {
@@ -353,6 +356,7 @@ void Session::RestartCall(const std::string& id_raw) {
   options.post_headers.insert(options.post_headers.end(),
                               call.trace_headers.begin(),
                               call.trace_headers.end());
+  options.get_headers = call.trace_headers;
   options.post_body = call.post_body;
   options.expects_response = true;
   call.stream = NewStream(std::move(options), *std::move(permits));

@@ -118,6 +118,7 @@ void SessionManager::Open(
                              ? params.request_timeout
                              : config_.request_timeout;
     sp.open_server_stream = params.open_server_stream;
+    sp.trace_headers = params.trace_headers;
     return sp;
   }();
   if (!prepared.ok()) {
@@ -209,9 +210,9 @@ void SessionManager::Remove(const std::string& session_id, bool expired) {
       .Increment();
 }
 
-void SessionManager::Close(
-    const std::string& session_id,
-    absl::AnyInvocable<void(absl::StatusOr<bool>)> done) {
+void SessionManager::Close(const std::string& session_id,
+                           absl::AnyInvocable<void(absl::StatusOr<bool>)> done,
+                           HeaderList trace_headers) {
   std::shared_ptr<Session> session;
   {
     absl::MutexLock lock(&mu_);
@@ -224,7 +225,8 @@ void SessionManager::Close(
   }
   Remove(session_id, /*expired=*/false);
   session->Close(
-      [done = std::move(done)](bool deleted) mutable { done(deleted); });
+      [done = std::move(done)](bool deleted) mutable { done(deleted); },
+      std::move(trace_headers));
 }
 
 void SessionManager::List(

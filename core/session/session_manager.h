@@ -38,6 +38,7 @@ struct OpenParams {
   std::string capabilities_json;                          // empty: {}
   absl::Duration request_timeout = absl::ZeroDuration();  // zero: the config's
   bool open_server_stream = false;
+  HeaderList trace_headers;  // as SessionParams::trace_headers
 };
 
 struct OpenResult {
@@ -65,8 +66,10 @@ class SessionManager {
   absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& session_id);
 
   // Removes the session and closes it upstream. NotFound for an unknown handle.
+  // `trace_headers` go on the DELETE (Session::Close).
   void Close(const std::string& session_id,
-             absl::AnyInvocable<void(absl::StatusOr<bool>)> done);
+             absl::AnyInvocable<void(absl::StatusOr<bool>)> done,
+             HeaderList trace_headers = {});
 
   // Describes every session; `done` runs on some session's strand (or here,
   // when there is none).

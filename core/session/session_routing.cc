@@ -395,7 +395,7 @@ void Session::Unsubscribe(const EventSink* sink) {
   });
 }
 
-void Session::OpenServerStream() {
+void Session::OpenServerStream(HeaderList trace_headers) {
   SC_DCHECK_ON_STRAND(strand_);
   // A legacy session's only stream is opened and kept by the session itself.
   if (get_stream_ != nullptr || state_ != State::kOpen ||
@@ -413,6 +413,7 @@ void Session::OpenServerStream() {
   UpstreamStreamOptions options;
   options.kind = StreamKind::kGet;
   options.reopen_without_event_id = true;
+  options.get_headers = std::move(trace_headers);
   get_stream_ = NewStream(std::move(options), *std::move(permits));
   server_stream_ = ServerStreamStatus::kOpen;
   get_stream_->Start();

@@ -82,6 +82,8 @@ void UpstreamStream::Start() {
     if (d == nullptr) return;
     request.method = "GET";
     request.headers = d->StreamHeaders();
+    request.headers.insert(request.headers.end(), options_.get_headers.begin(),
+                           options_.get_headers.end());
     request.headers.emplace_back("Accept", "text/event-stream");  // SS-03
   }
   Connect(std::move(request));
@@ -372,6 +374,8 @@ void UpstreamStream::Reconnect() {
   request.method = "GET";  // RZ-02: resumption is always a GET
   request.url = options_.url;
   request.headers = d->StreamHeaders();
+  request.headers.insert(request.headers.end(), options_.get_headers.begin(),
+                         options_.get_headers.end());
   request.headers.emplace_back("Accept", "text/event-stream");
   // RZ-12: only a non-empty cursor is sent.
   if (!parser_.last_event_id().empty()) {

@@ -94,6 +94,10 @@ struct UpstreamStreamOptions {
   // kGet only: a dropped GET may be re-opened without Last-Event-ID when it
   // never carried an id (a standalone stream has nothing to lose).
   bool reopen_without_event_id = false;
+  // Added to every GET of this stream: the standalone GET and its reopens,
+  // and the GETs that resume a POST's SSE stream (RZ-02). They continue the
+  // request that opened the stream, so they carry its W3C trace context.
+  HeaderList get_headers;
   // A JSON body or SSE event larger than this fails the stream (PX-06).
   size_t max_message_bytes = 4 << 20;
   ReconnectOptions reconnect;

@@ -27,6 +27,10 @@ std::vector<std::string> ExpectedFigures() {
       "sessions/rss_empty_mb",
       "sessions/idle20/rss_mb",
       "sessions/idle20/kb_per_session",
+      "memory/get_stream20/rss_mb",
+      "memory/get_stream20/kb_per_session",
+      "memory/callstream20/rss_mb",
+      "memory/callstream20/kb_per_callstream",
   };
   for (const char* upstream : {"demo", "sdk_sse", "sdk_json"}) {
     for (int callers : {1, 2}) {

@@ -9,7 +9,11 @@
 //     switches per call, new upstream TCP connections per call;
 //   streams: events/s through CallStream on 1 and 16 streams from a C++ flood
 //     upstream, beside the gRPC streaming floor;
-//   sessions: start-to-ready (/readyz 200) and RSS per idle session.
+//   sessions: start-to-ready (/readyz 200) and RSS per idle session;
+//   memory: resident KB per session with an open standalone GET stream and
+//     per active CallStream, at each --sessions count, against an upstream
+//     that holds every stream open (hold_upstream.h); the sizing section of
+//     docs/operations.md is derived from them.
 // Medians over --rounds; the baselines are measured in each round beside the
 // figure, so a busy machine moves both.
 //
@@ -30,12 +34,13 @@
 #include <thread>
 #include <vector>
 
-#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "boost/asio/executor_work_guard.hpp"
@@ -46,6 +51,7 @@
 #include "tests/bench/bench_report.h"
 #include "tests/bench/direct_mcp_client.h"
 #include "tests/bench/floor_service.h"
+#include "tests/bench/hold_upstream.h"
 #include "tests/bench/proc_sample.h"
 #include "tests/fakes/blocking_http_client.h"
 #include "tests/fakes/child_process.h"
@@ -54,8 +60,11 @@
 #include "tests/interop/node_peer.h"
 
 ABSL_FLAG(std::string, role, "",
-          "Internal: upstream, flood or floor runs that server and prints "
-          "LISTENING <port>.");
+          "Internal: upstream, flood, floor or hold runs that server and "
+          "prints LISTENING <port>.");
+ABSL_FLAG(std::vector<std::string>, figures,
+          (std::vector<std::string>{"calls", "streams", "sessions", "memory"}),
+          "Which groups of figures to measure.");
 ABSL_FLAG(std::string, out, "bench-results.json", "Where the JSON goes.");
 ABSL_FLAG(int, rounds, 3, "Rounds; each figure is the median.");
 ABSL_FLAG(int, calls, 4000, "Measured calls per round (all callers).");
@@ -66,15 +75,12 @@ ABSL_FLAG(int, stream_events, 30000, "Events per stream per round.");
 ABSL_FLAG(int, event_bytes, 200, "Bytes of JSON per streamed event.");
 ABSL_FLAG(std::vector<std::string>, sessions,
           (std::vector<std::string>{"1000", "10000"}),
-          "Idle session counts for the RSS figures.");
+          "Session counts for the RSS figures (sessions and memory).");
 ABSL_FLAG(std::string, shadowcat, "",
           "The shadowcat binary; default: the runfile server/shadowcat.");
 ABSL_FLAG(std::vector<std::string>, shadowcat_args, {},
           "Extra flags for shadowcat, e.g. --shadowcat_args=--io_threads=1 "
           "(comma-separated), to compare configurations.");
-ABSL_FLAG(std::vector<std::string>, figures,
-          (std::vector<std::string>{"calls", "streams", "sessions"}),
-          "Which groups of figures to measure.");
 
 namespace shadowcat {
 namespace {
@@ -94,21 +100,29 @@ int ServeUntilKilled(uint16_t port) {
   return 0;
 }
 
-int RunUpstreamRole() {
+// Serves the upstream `start` makes on an io_context run by two threads.
+template <typename Upstream>
+int ServeOnTwoThreads(
+    const std::function<absl::StatusOr<std::unique_ptr<Upstream>>(
+        boost::asio::io_context&)>& start) {
   boost::asio::io_context ioc;
   auto work = boost::asio::make_work_guard(ioc);
-  DemoUpstreamOptions options;
-  options.max_sessions = 20000;
-  auto upstream = DemoUpstream::Start(ioc, "127.0.0.1", 0, options);
+  absl::StatusOr<std::unique_ptr<Upstream>> upstream = start(ioc);
   if (!upstream.ok()) {
     std::cerr << upstream.status() << "\n";
     return 1;
   }
-  std::thread io1([&] { ioc.run(); });
-  std::thread io2([&] { ioc.run(); });
-  io1.detach();
-  io2.detach();
+  std::thread([&ioc] { ioc.run(); }).detach();
+  std::thread([&ioc] { ioc.run(); }).detach();
   return ServeUntilKilled((*upstream)->port());
+}
+
+int RunUpstreamRole() {
+  return ServeOnTwoThreads<DemoUpstream>([](boost::asio::io_context& ioc) {
+    DemoUpstreamOptions options;
+    options.max_sessions = 20000;
+    return DemoUpstream::Start(ioc, "127.0.0.1", 0, options);
+  });
 }
 
 int RunFloodRole() {
@@ -122,6 +136,11 @@ int RunFloodRole() {
     (*upstream)->ScriptReply("tools/call", reply);
   }
   return ServeUntilKilled((*upstream)->port());
+}
+
+int RunHoldRole() {
+  return ServeOnTwoThreads<HoldUpstream>(
+      [](boost::asio::io_context& ioc) { return HoldUpstream::Start(ioc); });
 }
 
 int RunFloorRole() {
@@ -526,6 +545,148 @@ absl::Status SessionFigures(BenchReport& report, const std::string& url) {
   return absl::OkStatus();
 }
 
+// The value of the exposition line `series` (name and labels exactly as
+// Shadowcat prints them) on /metrics; -1 when absent or unreadable.
+double MetricValue(uint16_t admin_port, absl::string_view series) {
+  TestHttpRequest request;
+  request.method = "GET";
+  request.target = "/metrics";
+  request.timeout = absl::Seconds(5);
+  auto response = SendTestHttpRequest(admin_port, request);
+  if (!response.ok() || response->status != 200) return -1;
+  for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
+    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " "))
+      continue;
+    double value = 0;
+    return absl::SimpleAtod(line, &value) ? value : -1;
+  }
+  return -1;
+}
+
+// Waits (up to 120 s) until `series` reads at least `want`.
+absl::Status WaitForMetric(uint16_t admin_port, absl::string_view series,
+                           double want) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  double value = -1;
+  while ((value = MetricValue(admin_port, series)) < want) {
+    if (absl::Now() > give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(series, " is ", value, ", never ", want));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::OkStatus();
+}
+
+// CallStreams started and left open (never read): each holds a gRPC stream,
+// a pending call in its session and an upstream SSE connection.
+class OpenCallStreams {
+ public:
+  explicit OpenCallStreams(v1::Shadowcat::Stub& stub) : stub_(stub) {}
+  ~OpenCallStreams() {
+    for (auto& call : calls_) call->context.TryCancel();
+    for (auto& call : calls_) call->reader->Finish(&call->status, call.get());
+    void* tag = nullptr;
+    bool ok = false;
+    for (size_t i = 0; i < calls_.size() * 2; ++i) cq_.Next(&tag, &ok);
+    cq_.Shutdown();
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  void Start(const std::string& session) {
+    auto call = std::make_unique<Call>();
+    v1::CallRequest request;
+    request.set_session_id(session);
+    request.set_method("tools/call");
+    request.set_params_json(kEchoParams);
+    call->reader = stub_.PrepareAsyncCallStream(&call->context, request, &cq_);
+    call->reader->StartCall(call.get());
+    calls_.push_back(std::move(call));
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext context;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncReader<v1::CallStreamEvent>> reader;
+  };
+  v1::Shadowcat::Stub& stub_;
+  grpc::CompletionQueue cq_;  // StartCall and Finish tags, drained at the end
+  std::vector<std::unique_ptr<Call>> calls_;
+};
+
+// Resident memory per session with an open standalone GET stream, and per
+// active CallStream over an idle session, each in a fresh Shadowcat grown to
+// every --sessions count in turn (RSS(N) - RSS(0)) / N; the streams are
+// counted as connected by Shadowcat's own gauges before each sample.
+absl::Status MemoryFigures(BenchReport& report, const std::string& url) {
+  std::vector<int> counts;
+  for (const std::string& text : absl::GetFlag(FLAGS_sessions)) {
+    int n = 0;
+    if (absl::SimpleAtoi(text, &n) && n > 0) counts.push_back(n);
+  }
+  for (const bool callstreams : {false, true}) {
+    absl::StatusOr<Shadowcat> shadowcat = StartShadowcat({url});
+    if (!shadowcat.ok()) return shadowcat.status();
+    const pid_t pid = shadowcat->process->pid();
+    const int64_t empty_kb = SampleProcess(pid).rss_kb;
+    OpenCallStreams calls(*shadowcat->stub);
+    int64_t idle_growth_kb = 0;  // what the sessions alone added
+    int open = 0;
+    for (int target : counts) {
+      std::vector<std::string> added;
+      const int64_t before_kb = SampleProcess(pid).rss_kb;
+      for (; open < target; ++open) {
+        absl::StatusOr<std::string> session =
+            OpenSession(*shadowcat->stub, url, /*server_stream=*/!callstreams);
+        if (!session.ok()) return session.status();
+        added.push_back(*std::move(session));
+      }
+      const std::string kind = callstreams ? "post" : "get";
+      const std::string series =
+          absl::StrCat("shadowcat_upstream_streams_active{kind=\"", kind,
+                       "\",state=\"connected\"}");
+      if (!callstreams) {
+        if (absl::Status s =
+                WaitForMetric(shadowcat->admin_port, series, target);
+            !s.ok()) {
+          return s;
+        }
+        const int64_t rss_kb = SampleProcess(pid).rss_kb;
+        report.Add(absl::StrCat("memory/get_stream", target, "/rss_mb"),
+                   rss_kb / 1024.0, "MB");
+        report.Add(absl::StrCat("memory/get_stream", target, "/kb_per_session"),
+                   static_cast<double>(rss_kb - empty_kb) / target, "KB");
+        continue;
+      }
+      const int64_t idle_kb = SampleProcess(pid).rss_kb;
+      idle_growth_kb += idle_kb - before_kb;
+      for (const std::string& session : added) calls.Start(session);
+      if (absl::Status s = WaitForMetric(shadowcat->admin_port, series, target);
+          !s.ok()) {
+        return s;
+      }
+      const int64_t rss_kb = SampleProcess(pid).rss_kb;
+      report.Add(absl::StrCat("memory/callstream", target, "/rss_mb"),
+                 rss_kb / 1024.0, "MB");
+      report.Add(
+          absl::StrCat("memory/callstream", target, "/kb_per_callstream"),
+          // RSS moves in pages: a tiny count may show none (never below 0).
+          std::max<double>(0, rss_kb - empty_kb - idle_growth_kb) / target,
+          "KB");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Wanted(absl::string_view group) {
+  for (const std::string& g : absl::GetFlag(FLAGS_figures)) {
+    if (g == group) return true;
+  }
+  return false;
+}
+
 int RunDriver() {
   BenchReport report;
   auto fail = [](absl::Status status) {
@@ -534,52 +695,60 @@ int RunDriver() {
   };
   absl::StatusOr<Child> upstream = StartRole("upstream");
   if (!upstream.ok()) return fail(upstream.status());
-  absl::StatusOr<Child> flood = StartRole("flood");
-  if (!flood.ok()) return fail(flood.status());
-  absl::StatusOr<Child> floor = StartRole("floor");
-  if (!floor.ok()) return fail(floor.status());
   std::vector<CallUpstream> upstreams = {
       {"demo", upstream->port, upstream->process->pid()}};
-  std::vector<NodePeer> peers;
-  if (absl::GetFlag(FLAGS_sdk)) {
-    for (bool json : {false, true}) {
-      std::vector<std::string> args;
-      if (json) args.push_back("--json");
-      absl::StatusOr<NodePeer> peer =
-          StartNodePeer("sdk_server.mjs", args, {"@modelcontextprotocol/sdk"});
-      if (!peer.ok()) return fail(peer.status());
-      upstreams.push_back(
-          {json ? "sdk_json" : "sdk_sse", peer->port, peer->process->pid()});
-      peers.push_back(*std::move(peer));
+  if (Wanted("calls") || Wanted("streams")) {
+    absl::StatusOr<Child> flood = StartRole("flood");
+    if (!flood.ok()) return fail(flood.status());
+    absl::StatusOr<Child> floor = StartRole("floor");
+    if (!floor.ok()) return fail(floor.status());
+    std::vector<NodePeer> peers;
+    if (absl::GetFlag(FLAGS_sdk) && Wanted("calls")) {
+      for (bool json : {false, true}) {
+        std::vector<std::string> args;
+        if (json) args.push_back("--json");
+        absl::StatusOr<NodePeer> peer = StartNodePeer(
+            "sdk_server.mjs", args, {"@modelcontextprotocol/sdk"});
+        if (!peer.ok()) return fail(peer.status());
+        upstreams.push_back(
+            {json ? "sdk_json" : "sdk_sse", peer->port, peer->process->pid()});
+        peers.push_back(*std::move(peer));
+      }
+    }
+    std::vector<std::string> urls;
+    for (const CallUpstream& u : upstreams) urls.push_back(UrlOf(u));
+    urls.push_back(absl::StrCat("http://127.0.0.1:", flood->port, "/mcp"));
+    absl::StatusOr<Shadowcat> shadowcat = StartShadowcat(urls);
+    if (!shadowcat.ok()) return fail(shadowcat.status());
+    auto floor_stub = v1::Shadowcat::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", floor->port),
+                            grpc::InsecureChannelCredentials()));
+    if (Wanted("calls")) {
+      for (const CallUpstream& u : upstreams) {
+        absl::Status status = CallFigures(report, *shadowcat, *floor_stub,
+                                          floor->process->pid(), u);
+        if (!status.ok()) return fail(status);
+      }
+    }
+    if (Wanted("streams")) {
+      if (absl::Status s =
+              StreamFigures(report, *shadowcat, *floor_stub, flood->port);
+          !s.ok()) {
+        return fail(s);
+      }
     }
   }
-  std::vector<std::string> urls;
-  for (const CallUpstream& u : upstreams) urls.push_back(UrlOf(u));
-  urls.push_back(absl::StrCat("http://127.0.0.1:", flood->port, "/mcp"));
-  absl::StatusOr<Shadowcat> shadowcat = StartShadowcat(urls);
-  if (!shadowcat.ok()) return fail(shadowcat.status());
-  auto floor_stub = v1::Shadowcat::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", floor->port),
-                          grpc::InsecureChannelCredentials()));
-  const std::vector<std::string> groups = absl::GetFlag(FLAGS_figures);
-  auto wanted = [&groups](absl::string_view group) {
-    return absl::c_linear_search(groups, group);
-  };
-  for (const CallUpstream& u : upstreams) {
-    if (!wanted("calls")) break;
-    absl::Status status =
-        CallFigures(report, *shadowcat, *floor_stub, floor->process->pid(), u);
-    if (!status.ok()) return fail(status);
-  }
-  if (wanted("streams")) {
-    if (absl::Status s =
-            StreamFigures(report, *shadowcat, *floor_stub, flood->port);
-        !s.ok()) {
+  if (Wanted("sessions")) {
+    if (absl::Status s = SessionFigures(report, UrlOf(upstreams[0])); !s.ok()) {
       return fail(s);
     }
   }
-  if (wanted("sessions")) {
-    if (absl::Status s = SessionFigures(report, UrlOf(upstreams[0])); !s.ok()) {
+  if (Wanted("memory")) {
+    absl::StatusOr<Child> hold = StartRole("hold");
+    if (!hold.ok()) return fail(hold.status());
+    if (absl::Status s = MemoryFigures(
+            report, absl::StrCat("http://127.0.0.1:", hold->port, "/mcp"));
+        !s.ok()) {
       return fail(s);
     }
   }
@@ -601,5 +770,6 @@ int main(int argc, char** argv) {
   if (role == "upstream") return shadowcat::RunUpstreamRole();
   if (role == "flood") return shadowcat::RunFloodRole();
   if (role == "floor") return shadowcat::RunFloorRole();
+  if (role == "hold") return shadowcat::RunHoldRole();
   return shadowcat::RunDriver();
 }
