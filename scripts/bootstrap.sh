@@ -11,6 +11,7 @@ APT_PACKAGES=(
   build-essential pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libssl-dev
+  zlib1g-dev libbrotli-dev
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev
   clang-14 libclang-rt-14-dev
   yamllint python3-yaml prometheus

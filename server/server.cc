@@ -88,7 +88,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   tls_options.client_key_file = cfg.tls_client_key_file;
   tls_options.min_version = cfg.tls_min_version;
   SC_ASSIGN_OR_RETURN(http_options.tls, TlsContext::Create(tls_options));
-  server->http_ = std::make_unique<HttpClient>(server->ioc_, http_options);
 
   std::vector<std::string> allowed = cfg.allowed_upstreams;
   if (options.demo_upstream) {
@@ -104,6 +103,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
            "no upstream is allowed (--allowed_upstreams is empty): every "
            "OpenSession will fail with PERMISSION_DENIED");
   }
+  // PX-08: a same-origin redirect is followed only to where OpenSession
+  // could have gone.
+  http_options.redirect_allowlist =
+      std::make_shared<const UpstreamAllowlist>(allowlist);
+  server->http_ = std::make_unique<HttpClient>(server->ioc_, http_options);
   server->sessions_ =
       std::make_unique<SessionManager>(cfg, server->ioc_, *server->http_,
                                        server->metrics_, std::move(allowlist));

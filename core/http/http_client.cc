@@ -29,7 +29,9 @@
 #include "core/common/log.h"
 #include "core/http/beast_status.h"
 #include "core/http/connection_pool.h"
+#include "core/http/content_decoder.h"
 #include "core/http/http_connection.h"
+#include "core/http/redirect_policy.h"
 #include "core/http/tls_context.h"
 
 namespace shadowcat {
@@ -80,7 +82,18 @@ bool IsClientOwnedField(absl::string_view name) {
   return absl::EqualsIgnoreCase(name, "host") ||
          absl::EqualsIgnoreCase(name, "content-length") ||
          absl::EqualsIgnoreCase(name, "connection") ||
-         absl::EqualsIgnoreCase(name, "transfer-encoding");
+         absl::EqualsIgnoreCase(name, "transfer-encoding") ||
+         absl::EqualsIgnoreCase(name, "accept-encoding");
+}
+
+// Every Content-Encoding field of `headers`, joined as one list.
+std::string ContentEncoding(const HeaderList& headers) {
+  std::string joined;
+  for (const auto& [name, value] : headers) {
+    if (!absl::EqualsIgnoreCase(name, "content-encoding")) continue;
+    absl::StrAppend(&joined, joined.empty() ? "" : ",", value);
+  }
+  return joined;
 }
 
 class ExchangeImpl;
@@ -267,6 +280,12 @@ class ExchangeImpl : public HttpExchange,
     // The origin carries the scheme, so http and https connections to one
     // host:port never share a pool slot.
     origin_ = request_.url.Origin();
+    visited_.push_back(request_.url);
+    Send();
+  }
+
+  // Sends the request, on a pooled connection when there is one.
+  void Send() {
     conn_ = client_->pool().Take(origin_);
     if (conn_ != nullptr) {
       reused_ = true;
@@ -304,6 +323,8 @@ class ExchangeImpl : public HttpExchange,
       wire_.insert(ToBeast(name), ToBeast(value));
     }
     wire_.set(http::field::connection, "keep-alive");
+    // PX-07: only what ContentDecoder undoes.
+    wire_.set(http::field::accept_encoding, ToBeast(AcceptEncodingValue()));
     if (!request_.body.empty() || verb == http::verb::post ||
         verb == http::verb::put || verb == http::verb::patch) {
       wire_.content_length(request_.body.size());
@@ -493,6 +514,9 @@ class ExchangeImpl : public HttpExchange,
     while (!done_) {
       if (cancel_requested_.load())
         return;  // Cancel()'s posted Finish follows.
+      // What the decoder holds goes out before more is parsed, so one
+      // compressed piece never floods a consumer that paused.
+      if (decoder_ != nullptr && !DrainDecoder()) return;
       if (parser_->is_done()) {
         Complete();
         return;
@@ -509,7 +533,7 @@ class ExchangeImpl : public HttpExchange,
           return;
         }
         if (parser_->is_header_done()) {
-          OnHeaderDone();
+          if (!OnHeaderDone()) return;  // Redirected: another request runs.
         } else if (used == 0) {
           break;  // No progress without more bytes.
         }
@@ -537,21 +561,60 @@ class ExchangeImpl : public HttpExchange,
             ec, absl::StrCat("parsing the response body from ", origin_)));
         return;
       }
-      if (got > 0 && handlers_.on_body) {
-        handlers_.on_body(absl::string_view(body_buffer_.data(), got));
+      if (got > 0 &&
+          !DeliverBody(absl::string_view(body_buffer_.data(), got))) {
+        return;
       }
       if (need_more || (used == 0 && got == 0 && !parser_->is_done())) break;
     }
     DoRead();
   }
 
-  void OnHeaderDone() {
+  // Hands on a piece of the body as received: as is, or through the decoder.
+  // False when the exchange failed or stopped meanwhile.
+  bool DeliverBody(absl::string_view raw) {
+    if (!decode_status_.ok()) {
+      // Only a body that is really there needs decoding: a 204 labelled
+      // with an unknown coding is fine.
+      Fail(decode_status_);
+      return false;
+    }
+    if (decoder_ != nullptr) {
+      decoder_->Feed(raw);
+      return DrainDecoder();
+    }
+    if (handlers_.on_body) handlers_.on_body(raw);
+    return !done_;
+  }
+
+  // Delivers decoded pieces until the decoder needs input. False when it
+  // stopped before: paused (the rest waits in the decoder, and no socket
+  // read is issued, until Resume()), cancelled, failed or finished.
+  bool DrainDecoder() {
+    while (!decoder_->NeedsInput()) {
+      if (done_ || paused_.load() || cancel_requested_.load()) return false;
+      absl::StatusOr<size_t> n =
+          decoder_->Read(decoded_buffer_.data(), decoded_buffer_.size());
+      if (!n.ok()) {
+        Fail(FromOrigin(n.status()));
+        return false;
+      }
+      if (*n == 0) break;
+      if (handlers_.on_body) {
+        handlers_.on_body(absl::string_view(decoded_buffer_.data(), *n));
+      }
+    }
+    return !done_;
+  }
+
+  // False when the response was a redirect now being followed.
+  bool OnHeaderDone() {
     const int status = parser_->get().result_int();
     if (status >= 100 && status < 200 && status != 101) {
       // An interim response (100 Continue, 103 Early Hints); the real one
       // follows.
       NewParser();
-      return;
+      return true;
     }
     // From here on, parse across chunk boundaries so each on_body is as full as
     // allowed.
@@ -562,10 +625,70 @@ class ExchangeImpl : public HttpExchange,
       head.headers.emplace_back(ToStd(field.name_string()),
                                 ToStd(field.value()));
     }
+    if (IsRedirectStatus(status)) {
+      RedirectRequest redirect;
+      redirect.method = request_.method;
+      redirect.status = status;
+      if (const std::string* location = FindHeader(head.headers, "location")) {
+        redirect.location = *location;
+      }
+      redirect.visited = visited_;
+      redirect.max_hops = options_.max_redirects;
+      redirect.allowlist = options_.redirect_allowlist.get();
+      RedirectDecision decision = DecideRedirect(redirect);
+      if (decision.follow) {
+        FollowRedirect(status, std::move(decision.target));
+        return false;
+      }
+      head.redirect_refusal = std::move(decision.refusal);
+    }
+    absl::StatusOr<std::unique_ptr<ContentDecoder>> decoder =
+        ContentDecoder::Create(ContentEncoding(head.headers));
+    if (decoder.ok()) {
+      decoder_ = *std::move(decoder);
+      if (decoder_ != nullptr) {
+        decoded_buffer_.resize(std::max<size_t>(options_.read_buffer_bytes, 1));
+      }
+    } else {
+      decode_status_ = FromOrigin(decoder.status());
+    }
     if (handlers_.on_head) handlers_.on_head(head);
+    return !done_;
+  }
+
+  // A decoding error, saying which upstream sent the body.
+  absl::Status FromOrigin(const absl::Status& status) const {
+    return absl::Status(status.code(),
+                        absl::StrCat(status.message(), " from ", origin_));
+  }
+
+  // Re-sends the request, unchanged, to `target` on the same origin. The
+  // redirect's own body is not read: its connection is closed rather than
+  // drained, which costs one connect on a rare path.
+  void FollowRedirect(int status, Url target) {
+    SC_LOG(kDebug, "http client: following HTTP ", status, " from ", origin_,
+           " to another path");
+    CloseSocket();
+    buffer_.clear();
+    parser_.reset();
+    reused_ = false;
+    retried_ = false;
+    written_ = false;
+    got_response_bytes_ = false;
+    wire_.target(ToBeast(target.target));
+    request_.url = target;
+    visited_.push_back(std::move(target));
+    Send();
   }
 
   void Complete() {
+    if (decoder_ != nullptr) {
+      // A compressed body must end where its compressed data does.
+      if (absl::Status status = decoder_->Finish(); !status.ok()) {
+        Fail(FromOrigin(status));
+        return;
+      }
+    }
     const bool reusable = parser_->keep_alive() && !parser_->need_eof() &&
                           buffer_.size() == 0 && !cancel_requested_.load();
     Finish(absl::OkStatus(), reusable);
@@ -722,6 +845,13 @@ class ExchangeImpl : public HttpExchange,
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   std::string body_buffer_;
+  // The response's Content-Encoding: its decoder (null for none), or why it
+  // cannot be decoded.
+  std::unique_ptr<ContentDecoder> decoder_;
+  absl::Status decode_status_;
+  std::string decoded_buffer_;
+  // Every URL the request went to, the original first (redirects).
+  std::vector<Url> visited_;
   Phase phase_ = Phase::kStarting;
   bool reused_ = false;
   bool retried_ = false;

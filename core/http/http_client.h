@@ -3,7 +3,9 @@
 
 // Async HTTP/1.1 client over Boost.Beast with keep-alive connections per origin
 // and streaming response bodies, to http:// and https:// upstreams (TLS through
-// OpenSSL, peer always verified; see TlsContext).
+// OpenSSL, peer always verified; see TlsContext). Response bodies are decoded
+// as they stream (content_decoder.h), and same-origin redirects are followed
+// when allowed (redirect_policy.h).
 //
 // Threading: Start() may be called from any thread. Every handler of one
 // exchange runs on the executor passed to Start() (typically the owning
@@ -27,6 +29,7 @@
 #include "boost/asio/io_context.hpp"
 #include "core/http/header_list.h"
 #include "core/http/tls_context.h"
+#include "core/http/upstream_allowlist.h"
 #include "core/http/url.h"
 
 namespace shadowcat {
@@ -54,19 +57,33 @@ struct HttpClientOptions {
   // TlsOptions{}) (system CAs, TLS 1.2+) at construction; if even that fails,
   // https exchanges end with its error.
   std::shared_ptr<TlsContext> tls;
+  // Redirects (PX-08, SC-02; redirect_policy.h): a 307 or 308 (or a 301, 302
+  // or 303 to a GET or HEAD) whose Location is on the same origin and passes
+  // this allowlist is followed, at most max_redirects times per request, by
+  // re-sending the request unchanged. Any other 3xx reaches on_head with
+  // HttpResponseHead::redirect_refusal saying why. Default: null, no redirect
+  // is followed.
+  std::shared_ptr<const UpstreamAllowlist> redirect_allowlist;
+  int max_redirects = 3;
 };
 
 struct HttpRequest {
   std::string method;  // "POST", "GET", "DELETE"
   Url url;
-  HeaderList
-      headers;  // Host, Content-Length and Connection are set by the client
+  // Host, Content-Length, Connection and Accept-Encoding are set by the
+  // client.
+  HeaderList headers;
   std::string body;
 };
 
 struct HttpResponseHead {
   int status = 0;
+  // As received: Content-Encoding and Content-Length describe the body on the
+  // wire, not what on_body delivers.
   HeaderList headers;
+  // A 3xx that was not followed: why, in words that name no query or
+  // userinfo (redirect_policy.h). Empty otherwise.
+  std::string redirect_refusal;
   // Case-insensitive lookup of the first header named `name`.
   std::optional<std::string> Header(absl::string_view name) const;
   // The Content-Type's media-type essence, lower-cased, parameters dropped
@@ -78,15 +95,18 @@ struct HttpResponseHead {
 struct HttpHandlers {
   // Response head received. Called at most once, before any on_body.
   absl::AnyInvocable<void(const HttpResponseHead&)> on_head;
-  // Next piece of the decoded body (chunked framing removed), at most
+  // Next piece of the decoded body (chunked framing removed, and the
+  // Content-Encoding gzip, deflate or br undone, PX-07), at most
   // read_buffer_bytes.
   absl::AnyInvocable<void(absl::string_view chunk)> on_body;
   // The exchange ended: OK after the whole body; otherwise why (Unavailable for
   // connect failures, TLS handshake and certificate failures (the message
   // names the cause: "certificate expired", "unknown issuer", "hostname
   // mismatch") and drops, DeadlineExceeded for timeouts,
-  // ResourceExhausted for oversized headers, Cancelled after Cancel()). Called
-  // exactly once.
+  // ResourceExhausted for oversized headers, DataLoss for a body that cannot
+  // be decoded (an unsupported Content-Encoding, corrupt or truncated
+  // compressed data; the message names the coding), Cancelled after
+  // Cancel()). Called exactly once.
   absl::AnyInvocable<void(absl::Status)> on_done;
 };
 
@@ -121,11 +141,12 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Starts `request`, reusing an idle connection to its origin when one is
-  // pooled. A reused connection that turns out closed before any response
-  // byte is replaced once by a fresh one, but only if the request cannot have
-  // reached the server (its write failed) or its method is safe to repeat
-  // (GET, HEAD, DELETE); a POST that was written then fails with Unavailable.
-  // Handlers run on `executor`.
+  // pooled. Every request says Accept-Encoding: AcceptEncodingValue(), and
+  // every response body is decoded before on_body. A reused connection that
+  // turns out closed before any response byte is replaced once by a fresh one,
+  // but only if the request cannot have reached the server (its write failed)
+  // or its method is safe to repeat (GET, HEAD, DELETE); a POST that was
+  // written then fails with Unavailable. Handlers run on `executor`.
   std::shared_ptr<HttpExchange> Start(boost::asio::any_io_executor executor,
                                       HttpRequest request,
                                       HttpHandlers handlers);

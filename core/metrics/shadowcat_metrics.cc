@@ -253,7 +253,7 @@ ShadowcatMetrics::ShadowcatMetrics()
   }
   upstream_bytes_received_total_ =
       NewCounter(r, "shadowcat_upstream_bytes_received_total",
-                 "Response body bytes received from upstreams.");
+                 "Response body bytes received from upstreams, decoded.");
   auto& http = prometheus::BuildCounter()
                    .Name("shadowcat_upstream_http_responses_total")
                    .Help("Upstream HTTP responses by status class.")

@@ -25,7 +25,8 @@ struct HttpErrorRow {
 
 constexpr HttpErrorRow kHttpErrorTable[] = {
     // 3xx reach here only when not followed (another origin, a POST
-    // redirected by 301/302/303, a second hop): our configuration decides.
+    // redirected by 301/302/303, a loop, too many hops: redirect_policy.h,
+    // whose reason the message carries): our configuration decides.
     {300, 399, Code::kFailedPrecondition, "redirect not followed"},
     {400, 400, Code::kInvalidArgument, "the upstream refused the request"},
     {401, 401, Code::kUnauthenticated, "the upstream requires credentials"},
@@ -116,7 +117,9 @@ absl::Status UpstreamHttpError(const HttpErrorAnswer& answer, absl::Time now) {
                   answer.url.target.substr(0, answer.url.target.find('?'))));
   } else if (const HttpErrorRow* row = FindRow(http);
              row != nullptr && row->meaning[0] != '\0') {
-    absl::StrAppend(&message, " (", row->meaning, ")");
+    absl::StrAppend(&message, " (", row->meaning,
+                    answer.redirect_refusal.empty() ? "" : ": ",
+                    answer.redirect_refusal, ")");
   }
 
   // SH-07: a JSON-RPC error body is the heart of the message, verbatim.

@@ -48,6 +48,8 @@ struct HttpErrorAnswer {
   std::string retry_after;       // the raw header; empty when absent
   std::string www_authenticate;  // the raw header; empty when absent
   std::string body;              // (the start of) the body
+  // A 3xx: why the HTTP client did not follow it (redirect_policy.h).
+  std::string redirect_refusal;
 };
 
 // The status of an HTTP error answer, with its StatusDetails. `now` dates a

@@ -99,6 +99,7 @@ void UpstreamStream::Connect(HttpRequest request) {
   }
   retry_after_.clear();
   www_authenticate_.clear();
+  redirect_refusal_.clear();
   body_.clear();
   id_at_connect_ = parser_.last_event_id();
   std::weak_ptr<UpstreamStream> weak = weak_from_this();
@@ -137,6 +138,7 @@ void UpstreamStream::OnHead(const HttpResponseHead& head) {
     body_kind_ = BodyKind::kError;
     retry_after_ = head.Header("Retry-After").value_or("");
     www_authenticate_ = head.Header("WWW-Authenticate").value_or("");
+    redirect_refusal_ = head.redirect_refusal;  // PX-08
     return;
   }
   if (options_.kind == StreamKind::kPost && !options_.expects_response) {
@@ -251,6 +253,17 @@ void UpstreamStream::Deliver(std::string json,
 void UpstreamStream::OnHttpDone(absl::Status status) {
   if (finished()) return;
   exchange_.reset();
+  if (absl::IsDataLoss(status) && body_kind_ != BodyKind::kError) {
+    // PX-07: a body that cannot be decoded is a broken answer, not a drop,
+    // so it is never resumed. (An error answer keeps its HTTP status.)
+    metrics_
+        .parse_errors_total(body_kind_ == BodyKind::kSse
+                                ? ParseErrorKind::kUpstreamSse
+                                : ParseErrorKind::kUpstreamJson)
+        .Increment();
+    EndWith(BadResponseError(status.message()), StreamReason::kBadResponse);
+    return;
+  }
   switch (body_kind_) {
     case BodyKind::kNone:
       // Failed before a head (connect, write) or after an abort.
@@ -291,6 +304,7 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
       answer.sent_session_id = sent_session_id_;
       answer.retry_after = std::move(retry_after_);
       answer.www_authenticate = std::move(www_authenticate_);
+      answer.redirect_refusal = std::move(redirect_refusal_);
       answer.body = std::move(body_);
       StreamEnd end;
       end.http_status = http_status_;

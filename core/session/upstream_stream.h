@@ -192,6 +192,7 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   // Headers of a non-2xx answer that the caller may act on.
   std::string retry_after_;
   std::string www_authenticate_;
+  std::string redirect_refusal_;
   std::string body_;  // a JSON body or an error body
   SseParser parser_;
   // The stream's cursor when the current connection started: a connection

@@ -14,6 +14,7 @@
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "server/mcp_wire.h"
+#include "tests/fakes/content_coding.h"
 
 namespace shadowcat {
 namespace {
@@ -115,6 +116,14 @@ Answer ScriptedAnswer(const Exchange& exchange, const ScriptedReply& script,
   return answer;
 }
 
+// A whole body as the script encodes it (ScriptedReply::content_encoding).
+std::string EncodedBody(const ScriptedReply& script, std::string body) {
+  if (script.content_encoding.empty()) return body;
+  std::optional<std::string> encoded =
+      EncodeContent(script.content_encoding, body);
+  return encoded.has_value() ? *std::move(encoded) : body;
+}
+
 // Writes `chunks` in order, then aborts the connection once the last one
 // reached the socket, so the peer sees everything up to the drop. With no
 // chunks, an empty one (a zero-byte write) still waits for the head to go out.
@@ -167,6 +176,9 @@ void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
   }
   headers.insert(headers.end(), script.extra_headers.begin(),
                  script.extra_headers.end());
+  if (!script.content_encoding.empty() && !script.abort_after_head) {
+    headers.emplace_back("Content-Encoding", script.content_encoding);
+  }
 
   HttpResponseWriter& writer = *exchange.writer;
   std::vector<std::string> events;
@@ -187,9 +199,10 @@ void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
     if (answer.message.has_value()) parts.push_back(*answer.message);
     const std::string array = absl::StrCat("[", absl::StrJoin(parts, ","), "]");
     writer.SendFull(answer.status, std::move(headers),
-                    sse ? SseMessageEvent(array) : array);
+                    EncodedBody(script, sse ? SseMessageEvent(array) : array));
   } else if (script.raw_body) {
-    writer.SendFull(answer.status, std::move(headers), *script.raw_body);
+    writer.SendFull(answer.status, std::move(headers),
+                    EncodedBody(script, *script.raw_body));
   } else if (sse) {
     SsePlan plan{
         .event_ids = script.event_ids,
@@ -207,12 +220,13 @@ void Respond(const FakeMcpServerOptions& options, FakeSseStreams& streams,
         .drop_after_events = script.drop_after_events,
         .drop_kind = script.drop_kind,
         .send_buffer_bytes = script.send_buffer_bytes,
+        .content_encoding = script.content_encoding,
     };
     streams.Reply(exchange.writer, answer.status, std::move(headers),
                   std::move(plan));
   } else {
     writer.SendFull(answer.status, std::move(headers),
-                    answer.message.value_or(""));
+                    EncodedBody(script, answer.message.value_or("")));
   }
 }
 

@@ -105,6 +105,13 @@ struct ScriptedReply {
   std::string content_type;
   // Added to the response headers.
   HttpHeaders extra_headers;
+  // PX-07: sent as Content-Encoding, with the body encoded by EncodeContent()
+  // (content_coding.h: "gzip", "x-gzip", "deflate", "br"). SSE streams are
+  // compressed as one stream flushed after every write and sent in chunks of
+  // odd sizes (gzip, x-gzip and deflate only). Any other value is sent as the
+  // header over the plain body, as an upstream with an unknown coding would.
+  // Not applied with abort_after_head.
+  std::string content_encoding;
   // Send the head, then messages_before as SSE events (or raw_body, when set),
   // then drop the connection without the response.
   bool abort_after_head = false;

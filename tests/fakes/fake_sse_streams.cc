@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "tests/fakes/content_coding.h"
 
 namespace shadowcat {
 namespace {
@@ -85,6 +86,8 @@ struct FakeSseStreams::Stream {
   int in_flight = 0;
   bool head_written = false;
   bool floods_here = false;
+  // Compresses what this connection sends (SsePlan::content_encoding).
+  std::unique_ptr<FlushedZlibStream> encoder;
   std::unique_ptr<asio::steady_timer> keepalive;
 
   bool DropDue() const { return drop_after.has_value() && sent >= *drop_after; }
@@ -122,6 +125,7 @@ void FakeSseStreams::Reply(std::shared_ptr<HttpResponseWriter> writer,
   }
   AttachLocked(s, std::move(writer), status, std::move(headers), /*cursor=*/0,
                plan.drop_after_events, plan.drop_kind, /*floods_here=*/true);
+  s.encoder = FlushedZlibStream::Create(plan.content_encoding);
   AdvanceLocked(s);
 }
 
@@ -438,6 +442,7 @@ void FakeSseStreams::PumpLocked(Stream& s) {
   }
   const bool flooding = s.floods_here && s.flood_next < s.flood_total;
   if (s.finished && s.cursor == s.events.size() && !flooding) {
+    if (s.encoder != nullptr) s.writer->WriteChunk(s.encoder->Finish());
     s.writer->EndStream();
     DetachLocked(s, /*client_gone=*/false);
   }
@@ -445,6 +450,18 @@ void FakeSseStreams::PumpLocked(Stream& s) {
 
 void FakeSseStreams::WriteLocked(Stream& s, std::string chunk,
                                  size_t flood_events) {
+  if (s.encoder != nullptr) {
+    // All but the last piece go out unwatched; the last one's completion
+    // stands for the whole chunk.
+    std::string compressed = s.encoder->Write(chunk);
+    size_t at = 0;
+    for (size_t piece = 1; compressed.size() - at > piece;
+         piece = piece % 7 + 1) {
+      s.writer->WriteChunk(compressed.substr(at, piece));
+      at += piece;
+    }
+    chunk = compressed.substr(at);
+  }
   ++s.in_flight;
   if (flood_events > 0) {
     // A timer per chunk rather than a cancelled one: it outlives the write by
@@ -478,6 +495,7 @@ void FakeSseStreams::WriteLocked(Stream& s, std::string chunk,
 void FakeSseStreams::DetachLocked(Stream& s, bool client_gone) {
   if (client_gone) ++client_disconnects_;
   s.writer.reset();
+  s.encoder.reset();
   s.in_flight = 0;
   if (s.keepalive != nullptr) {
     s.keepalive->cancel();

@@ -109,6 +109,12 @@ struct SsePlan {
   DropKind drop_kind = DropKind::kFin;
   // SO_SNDBUF for the reply's connection.
   std::optional<int> send_buffer_bytes;
+  // PX-07: the reply's own connection compresses its events as one stream
+  // (FlushedZlibStream, content_coding.h), flushed per write and cut into
+  // chunks of 1, 2, ... 7 bytes, so a reader sees compressed data split at
+  // odd boundaries. A resumed connection is not compressed. The caller sends
+  // the Content-Encoding header; empty or a coding without a stream: none.
+  std::string content_encoding;
 };
 
 class FakeSseStreams {

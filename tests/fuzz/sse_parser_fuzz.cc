@@ -16,18 +16,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/sse/sse_parser.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace shadowcat {
 namespace {
-
-#define FUZZ_CHECK(cond)                                               \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, \
-                   __LINE__, #cond);                                   \
-      std::abort();                                                    \
-    }                                                                  \
-  } while (0)
 
 struct Outcome {
   std::vector<SseEvent> events;

@@ -43,6 +43,13 @@ grpc::Status Call(Env& env, const std::string& session,
   return env.shadowcat.stub->Call(Ctx().get(), request, response);
 }
 
+grpc::Status CallEcho(Env& env, const std::string& session,
+                      v1::CallResponse* response) {
+  v1::CallResponse ignored;
+  return Call(env, session, "tools/call", kEchoParams,
+              response != nullptr ? response : &ignored);
+}
+
 v1::CallRequest EchoCall(const std::string& session,
                          const std::string& request_id) {
   v1::CallRequest request;

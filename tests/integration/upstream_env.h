@@ -28,6 +28,10 @@ grpc::Status Call(Env& env, const std::string& session,
                   const std::string& method, const std::string& params,
                   v1::CallResponse* response, uint32_t timeout_ms = 0);
 
+// Call of the fake's echo tool ("hi there") on `session`.
+grpc::Status CallEcho(Env& env, const std::string& session,
+                      v1::CallResponse* response = nullptr);
+
 // A tools/call of the fake's echo tool on `session`, with the backend's own
 // handle when `request_id` is set.
 v1::CallRequest EchoCall(const std::string& session,

@@ -27,6 +27,9 @@ _LIBS = {
     "benchmark_main": (["benchmark"], ["-lbenchmark_main"]),
     "boost": ([], ["-lpthread"]),
     "boost_json": ([], ["-lboost_json"]),
+    # Content-Encoding br (PX-07); the encoder only for tests' fake upstreams.
+    "brotli": (["libbrotlidec"], []),
+    "brotli_enc": (["libbrotlienc"], []),
     "grpc++": (["grpc++", "protobuf"], []),
     "grpc++_reflection": (["grpc++"], ["-lgrpc++_reflection"]),
     "gtest": (["gtest", "gmock"], []),
@@ -34,6 +37,8 @@ _LIBS = {
     "openssl": (["openssl"], []),
     "prometheus_core": (["prometheus-cpp-core"], []),
     "protobuf": (["protobuf"], []),
+    # Content-Encoding gzip and deflate (PX-07).
+    "zlib": (["zlib"], []),
 }
 
 # target name -> extra dependency under --config=tsan (--define=shadowcat_tsan=1): ThreadSanitizer

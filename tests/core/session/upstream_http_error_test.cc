@@ -88,6 +88,24 @@ TEST(UpstreamHttpErrorTest, TextBodyIsQuotedShortAndPrintable) {
   EXPECT_LT(status.message().size(), 250u);
 }
 
+// PX-08: a redirect the HTTP client refused says why, inside the table's
+// meaning; the code stays the 3xx row's.
+TEST(UpstreamHttpErrorTest, PX08_RedirectRefusalIsInTheMessage) {
+  HttpErrorAnswer answer;
+  answer.http_status = 307;
+  answer.request_method = "POST";
+  answer.redirect_refusal = "its Location is on another origin, http://x:80";
+  absl::Status status = UpstreamHttpError(answer, kNow);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(),
+              HasSubstr("upstream returned HTTP 307 for POST (redirect not "
+                        "followed: its Location is on another origin, "
+                        "http://x:80)"));
+  answer.redirect_refusal.clear();
+  EXPECT_THAT(UpstreamHttpError(answer, kNow).message(),
+              HasSubstr("(redirect not followed)"));
+}
+
 TEST(StatusDetailsTest, SurviveCopiesAndPrefixes) {
   absl::Status status = absl::UnavailableError("x");
   SetStatusDetails(status, StatusDetails{"R", {{"k", "a\tb\nc\\"}}});
