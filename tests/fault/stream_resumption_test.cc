@@ -261,7 +261,9 @@ TEST(StreamResumptionTest, RZ03_EachStreamResumesFromItsOwnCursor) {
 // GetSession and ListSessions, and the metrics count streams by state and
 // transitions by reason, while it lives.
 TEST(StreamStateTest, GetSessionListSessionsAndMetricsFollowAStreamsStates) {
-  Env env = Start({}, FastReconnect());
+  Config config = FastReconnect();
+  config.max_connections_per_session = 1;  // PX-05: the stream's own slot
+  Env env = Start({}, config);
   std::string session = Open(env);
   const std::string before = Metrics(env);
   ScriptedReply reply;
@@ -296,6 +298,11 @@ TEST(StreamStateTest, GetSessionListSessionsAndMetricsFollowAStreamsStates) {
   EXPECT_EQ(stream.last_event_id(), ids[1]);
   EXPECT_EQ(stream.reconnects(), 0u);
   EXPECT_EQ(stream.events(), 2u);
+  EXPECT_GT(stream.bytes(), 0u);
+  // PX-05: a stream waiting to reconnect keeps its connection slot.
+  v1::CallResponse refused;
+  EXPECT_EQ(Call(env, session, "tools/list", "", &refused).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
   std::string metrics = Metrics(env);
   EXPECT_EQ(MetricValue(metrics, Active("post", "reconnecting")), 1);
   EXPECT_EQ(MetricValue(metrics, Active("post", "connected")), 0);

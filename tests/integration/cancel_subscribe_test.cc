@@ -187,6 +187,8 @@ TEST(CancelTest,
   ASSERT_TRUE(env.upstream->WaitForRpc("notifications/cancelled", &notice));
   EXPECT_THAT(notice.body,
               HasSubstr(absl::StrCat("\"requestId\":", UpstreamId(call))));
+  // The request's stream is closed too (the upstream sees its client leave).
+  EXPECT_TRUE(env.upstream->WaitForClientDisconnect());
 
   // GET, the held notice and this call: had the cancelled call kept its slot,
   // this would be the fourth and RESOURCE_EXHAUSTED.
