@@ -93,6 +93,19 @@ bool HasHeader(const RecordedRequest& request, absl::string_view name) {
   return false;
 }
 
+// Runs a CallStream whose reply carries `notes` notifications with event ids
+// and drops after `drop_after` events, each resume answered as `resume` says.
+StreamOutcome DroppedCall(Env& env, const std::string& session, int notes,
+                          size_t drop_after, const ResumeBehavior& resume) {
+  env.upstream->SetResumeBehavior(resume);
+  ScriptedReply reply;
+  reply.event_ids = true;
+  reply.messages_before = Notes(notes);
+  reply.drop_after_events = drop_after;
+  env.upstream->ScriptReply("tools/call", reply);
+  return CallStream(env, session);
+}
+
 class DropKindTest : public testing::TestWithParam<DropKind> {};
 
 TEST_P(DropKindTest, RZ02_ADroppedPostStreamResumesByGetWithLastEventId) {
@@ -120,6 +133,9 @@ TEST_P(DropKindTest, RZ02_ADroppedPostStreamResumesByGetWithLastEventId) {
   ASSERT_TRUE(env.upstream->WaitForRpc("GET", &get));
   EXPECT_FALSE(
       env.upstream->WaitForRpc("tools/call", nullptr, absl::Milliseconds(100)));
+  // SS-02: once the response is in, the stream's end is no reason to resume.
+  EXPECT_FALSE(
+      env.upstream->WaitForRpc("GET", nullptr, absl::Milliseconds(200)));
   EXPECT_FALSE(get.Header("Last-Event-ID").empty());
   EXPECT_THAT(get.Header("Accept"), HasSubstr("text/event-stream"));
   EXPECT_EQ(get.Header("Mcp-Session-Id"), "fake-session-1");
@@ -163,6 +179,11 @@ TEST(StreamResumptionTest, RZ05_RZ06_APollingCloseIsResumedAfterExactlyRetry) {
   const absl::Duration waited = get.received_at - post.received_at;
   EXPECT_GE(waited, absl::Milliseconds(350));
   EXPECT_LT(waited, absl::Milliseconds(800));
+  // RZ-04: the priming event's empty data was not taken for a message.
+  EXPECT_EQ(
+      MetricValue(Metrics(env),
+                  "shadowcat_parse_errors_total{source=\"upstream_json\"}"),
+      0);
 }
 
 TEST(StreamResumptionTest, RZ09_ADropBeforeAnyEventIdFailsTheCallClearly) {
@@ -195,14 +216,7 @@ TEST(StreamResumptionTest, RZ10_ResumesThatBringNothingAreBounded) {
   std::string session = Open(env);
   ResumeBehavior empty;
   empty.empty = true;  // 200 text/event-stream, then the end, every time
-  env.upstream->SetResumeBehavior(empty);
-  ScriptedReply reply;
-  reply.event_ids = true;
-  reply.messages_before = Notes(3);
-  reply.drop_after_events = 2;
-  env.upstream->ScriptReply("tools/call", reply);
-
-  StreamOutcome outcome = CallStream(env, session);
+  StreamOutcome outcome = DroppedCall(env, session, 3, 2, empty);
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("gave up"));
   EXPECT_EQ(RequestsOf(env, "GET").size(), 3u);
@@ -218,14 +232,7 @@ TEST(StreamResumptionTest, SM08_WithoutRecoveryAResume404ExpiresTheSession) {
   std::string session = Open(env);
   ResumeBehavior gone;
   gone.status = 404;
-  env.upstream->SetResumeBehavior(gone);
-  ScriptedReply reply;
-  reply.event_ids = true;
-  reply.messages_before = Notes(3);
-  reply.drop_after_events = 2;
-  env.upstream->ScriptReply("tools/call", reply);
-
-  StreamOutcome outcome = CallStream(env, session);
+  StreamOutcome outcome = DroppedCall(env, session, 3, 2, gone);
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("expired"));
   v1::CallResponse echo;
@@ -359,14 +366,7 @@ TEST_P(ReplayOverlapTest,
   std::string session = Open(env);
   ResumeBehavior overlapping;
   overlapping.replay_overlap = GetParam();
-  env.upstream->SetResumeBehavior(overlapping);
-  ScriptedReply reply;
-  reply.event_ids = true;
-  reply.messages_before = Notes(6);
-  reply.drop_after_events = 4;
-  env.upstream->ScriptReply("tools/call", reply);
-
-  StreamOutcome outcome = CallStream(env, session);
+  StreamOutcome outcome = DroppedCall(env, session, 6, 4, overlapping);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_EQ(NotesSeen(outcome), Notes(6));
   EXPECT_EQ(MetricValue(Metrics(env), "shadowcat_sse_events_duplicate_total"),
@@ -381,14 +381,7 @@ TEST(StreamResumptionTest, RZ10_ResumesThatAdvanceAreFollowedPastTheLimit) {
   std::string session = Open(env);
   ResumeBehavior one_at_a_time;
   one_at_a_time.drop_after_events = 1;  // SEP-1699 polling, one event a time
-  env.upstream->SetResumeBehavior(one_at_a_time);
-  ScriptedReply reply;
-  reply.event_ids = true;
-  reply.messages_before = Notes(8);
-  reply.drop_after_events = 1;
-  env.upstream->ScriptReply("tools/call", reply);
-
-  StreamOutcome outcome = CallStream(env, session);
+  StreamOutcome outcome = DroppedCall(env, session, 8, 1, one_at_a_time);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_EQ(NotesSeen(outcome), Notes(8));
   // Each resume brought a new id and so reset the count: far more resumes
@@ -404,14 +397,7 @@ TEST(StreamResumptionTest, RZ06_WithoutRetryTheBackoffDoublesPerFruitlessTry) {
   std::string session = Open(env);
   ResumeBehavior empty;
   empty.empty = true;
-  env.upstream->SetResumeBehavior(empty);
-  ScriptedReply reply;
-  reply.event_ids = true;
-  reply.messages_before = Notes(3);
-  reply.drop_after_events = 2;
-  env.upstream->ScriptReply("tools/call", reply);
-
-  StreamOutcome outcome = CallStream(env, session);
+  StreamOutcome outcome = DroppedCall(env, session, 3, 2, empty);
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   RecordedRequest post;
   ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &post));
@@ -516,8 +502,12 @@ TEST(ServerStreamTest, PI01_APingOnTheGetStreamIsAnsweredByShadowcat) {
 TEST(ServerStreamTest, RZ07_SS08_ADroppedGetStreamIsResumedWithOneGetAtATime) {
   FakeMcpServerOptions options = WithGetStream();
   options.standalone_get.priming = true;
+  options.standalone_get.retry_ms = 300;         // RZ-07: polled like any
   options.standalone_get.drop_after_events = 2;  // priming + one message
-  Env env = Start(options, FastReconnect());
+  Config config = FastReconnect();
+  config.reconnect_base_delay = absl::Seconds(5);  // must not be used
+  config.reconnect_max_delay = absl::Seconds(5);
+  Env env = Start(options, config);
   std::string session = Open(env);
   auto context = Ctx();
   auto reader =
@@ -534,6 +524,10 @@ TEST(ServerStreamTest, RZ07_SS08_ADroppedGetStreamIsResumedWithOneGetAtATime) {
   ASSERT_GE(gets.size(), 2u);
   EXPECT_EQ(gets[0].Header("Last-Event-ID"), "");
   EXPECT_FALSE(gets[1].Header("Last-Event-ID").empty());
+  // After the server's retry, not the 5 s backoff (the gap also holds the
+  // test's own push before the drop).
+  EXPECT_GE(gets[1].received_at - gets[0].received_at, absl::Milliseconds(295));
+  EXPECT_LT(gets[1].received_at - gets[0].received_at, absl::Seconds(3));
   // SS-08: never two GETs at once, so the fake never had to answer 409.
   EXPECT_EQ(MetricValue(Metrics(env),
                         "shadowcat_upstream_http_responses_total{"

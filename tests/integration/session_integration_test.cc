@@ -622,6 +622,15 @@ TEST(SessionIntegrationTest, OversizedResponseIsResourceExhausted) {
       grpc::StatusCode::RESOURCE_EXHAUSTED);
   // The session stays usable.
   EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
+  // PX-06: the same for one SSE event over the limit; its stream is closed.
+  big.sse = true;
+  env.upstream->ScriptReply("tools/call", big);
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("SSE event exceeds"));
+  EXPECT_EQ(Describe(env, session).streams_size(), 0);
+  EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
 }
 
 TEST(SessionIntegrationTest, UnreachableUpstreamIsUnavailable) {
