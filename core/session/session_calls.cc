@@ -332,6 +332,12 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
                    end.status.message(), ": the upstream session expired")));
     return;
   }
+  if (end.reason == StreamReason::kStalled) {
+    // TO-01: Shadowcat gives the request up, so the upstream is told.
+    FinishCall(id_raw, std::move(end.status),
+               "the backend stopped reading (--stream_stall_timeout)");
+    return;
+  }
   FinishCall(id_raw, std::move(end.status));
 }
 

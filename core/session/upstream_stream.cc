@@ -102,6 +102,7 @@ void UpstreamStream::Connect(HttpRequest request) {
   redirect_refusal_.clear();
   body_.clear();
   id_at_connect_ = parser_.last_event_id();
+  last_dispatched_id_.clear();
   std::weak_ptr<UpstreamStream> weak = weak_from_this();
   HttpHandlers handlers;
   handlers.on_head = [weak, connection](const HttpResponseHead& head) {
@@ -223,9 +224,13 @@ void UpstreamStream::OnSseEvent(const SseEvent& event) {
   ++events_;
   metrics_.sse_events_total().Increment();
   if (resumed_connection_) metrics_.sse_events_resumed_total().Increment();
-  // Ids are sticky (WS-13): only a changed one names this event.
+  // Ids are sticky (WS-13): an event is named by an `id` field of its own
+  // that differs from the connection's previous one. A repeat within a
+  // connection is tolerated as "no id"; the first id of a new connection
+  // always counts, so a server that replays the event Last-Event-ID named
+  // has it dropped as a duplicate (SS-06).
   std::string new_id;
-  if (event.id != last_dispatched_id_) {
+  if (parser_.event_has_id() && event.id != last_dispatched_id_) {
     last_dispatched_id_ = event.id;
     new_id = event.id;
   }
@@ -313,8 +318,9 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
       end.error_body = std::move(answer.body);
       if (resumed_connection_ || options_.kind == StreamKind::kGet) {
         if (http_status_ == 405) {
-          // SS-04: no server stream here; not an error, and never retried.
-          end.reason = options_.kind == StreamKind::kGet && !resumed_connection_
+          // SS-04: no server stream here; not an error, and never retried,
+          // also when the 405 answers a reconnect (go-sdk #1175).
+          end.reason = options_.kind == StreamKind::kGet
                            ? StreamReason::kUnsupported
                            : StreamReason::kHttpError;
         } else if (http_status_ == 404) {
@@ -324,7 +330,8 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
           // A conflict with our own previous GET that the server has not
           // noticed closing yet (SS-08), or a passing overload: try again.
           OnSseEnded(absl::UnavailableError(
-              absl::StrCat("resume answered HTTP ", http_status_)));
+                         absl::StrCat("resume answered HTTP ", http_status_)),
+                     StreamReason::kHttpRetry);
           return;
         }
       }
@@ -338,7 +345,8 @@ void UpstreamStream::OnHttpDone(absl::Status status) {
   }
 }
 
-void UpstreamStream::OnSseEnded(absl::Status status) {
+void UpstreamStream::OnSseEnded(absl::Status status,
+                                std::optional<StreamReason> reason) {
   if (!options_.resumable) {
     EndWith(absl::UnavailableError(absl::StrCat(
                 "upstream SSE stream ended",
@@ -347,7 +355,8 @@ void UpstreamStream::OnSseEnded(absl::Status status) {
     return;
   }
   const bool progress = parser_.last_event_id() != id_at_connect_;
-  const StreamReason why = status.ok() ? StreamReason::kEof
+  const StreamReason why = reason.has_value() ? *reason
+                           : status.ok()      ? StreamReason::kEof
                            : absl::IsDeadlineExceeded(status)
                                ? StreamReason::kTimeout
                                : StreamReason::kDropped;

@@ -159,8 +159,10 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   void OnBody(absl::string_view chunk);
   void OnSseEvent(const SseEvent& event);
   void OnHttpDone(absl::Status status);
-  // The SSE body ended (or broke) before the owner closed the stream.
-  void OnSseEnded(absl::Status status);
+  // The SSE body ended (or broke) before the owner closed the stream;
+  // `reason` for the transition when the status does not tell it.
+  void OnSseEnded(absl::Status status,
+                  std::optional<StreamReason> reason = std::nullopt);
   void Deliver(std::string json, const std::string& new_event_id);
   void End(StreamEnd end);
   void EndWith(absl::Status status, StreamReason reason) {
@@ -198,6 +200,7 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   // The stream's cursor when the current connection started: a connection
   // that moved it made progress (RZ-10).
   std::string id_at_connect_;
+  // The last `id` field of this connection's events (SS-06).
   std::string last_dispatched_id_;
   ReconnectPolicy policy_;
   absl::BitGen gen_;

@@ -44,6 +44,7 @@ size_t SseParser::Finish() {
   type_.clear();
   // The discarded event's `id` must not become the cursor of the next response.
   id_buffer_ = last_event_id_;
+  event_has_id_ = false;
   bom_matched_ = 0;
   bom_done_ = false;
   pending_cr_ = false;
@@ -157,6 +158,7 @@ void SseParser::DropEvent() {
   data_.clear();
   type_.clear();
   id_buffer_ = last_event_id_;
+  event_has_id_ = false;
 }
 
 void SseParser::ProcessLine(absl::string_view line, EventCallback on_event) {
@@ -185,6 +187,7 @@ void SseParser::ProcessLine(absl::string_view line, EventCallback on_event) {
     case 2:
       if (field == "id" && value.find('\0') == absl::string_view::npos) {
         id_buffer_.assign(value.data(), value.size());
+        event_has_id_ = true;
       }
       break;
     case 5:
@@ -215,6 +218,7 @@ void SseParser::Dispatch(EventCallback on_event) {
   last_event_id_ = id_buffer_;
   if (data_.empty()) {
     type_.clear();
+    event_has_id_ = false;
     return;
   }
   data_.pop_back();
@@ -231,6 +235,7 @@ void SseParser::Dispatch(EventCallback on_event) {
   }
   event_.id.assign(last_event_id_);
   on_event(event_);
+  event_has_id_ = false;
 }
 
 }  // namespace shadowcat

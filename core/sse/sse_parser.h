@@ -85,6 +85,11 @@ class SseParser {
   // (WS-12).
   std::optional<int64_t> retry_ms() const { return retry_ms_; }
 
+  // Valid while `on_event` runs (the one accessor it may call): whether the
+  // event being dispatched had an `id` field of its own. SseEvent::id is
+  // sticky, so it cannot tell an event that repeats the last id (a replay,
+  // SS-06) from one that carries none.
+  bool event_has_id() const { return event_has_id_; }
   // Events dropped for exceeding max_event_bytes, over the parser's lifetime.
   uint64_t events_dropped() const { return events_dropped_; }
 
@@ -122,6 +127,7 @@ class SseParser {
   std::string data_;       // the data buffer, each line followed by "\n"
   std::string type_;       // the event type buffer
   std::string id_buffer_;  // the last-event-ID buffer
+  bool event_has_id_ = false;  // the event being read had an `id` field
   // BOM bytes seen and held back so far; bom_done_ once a BOM can no longer
   // appear.
   uint8_t bom_matched_ = 0;

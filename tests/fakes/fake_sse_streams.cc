@@ -155,7 +155,9 @@ void FakeSseStreams::Resume(std::shared_ptr<HttpResponseWriter> writer,
     writer->EndStream();
     return;
   }
-  AttachLocked(s, std::move(writer), 200, SseHeaders(), it->second.index + 1,
+  const size_t after = it->second.index + 1;
+  AttachLocked(s, std::move(writer), 200, SseHeaders(),
+               after - std::min(after, behavior.replay_overlap),
                behavior.drop_after_events, behavior.drop_kind,
                /*floods_here=*/false);
   AdvanceLocked(s);

@@ -68,6 +68,10 @@ struct ResumeBehavior {
   // Drop the resumed connection again after this many events.
   std::optional<size_t> drop_after_events;
   DropKind drop_kind = DropKind::kFin;
+  // Replay this many events from before the one after Last-Event-ID too, as
+  // an event store that resumes from an older point would: the client sees
+  // ids it already has (SS-06).
+  size_t replay_overlap = 0;
 };
 
 // The standalone GET stream (a GET without Last-Event-ID).

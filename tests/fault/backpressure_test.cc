@@ -184,5 +184,88 @@ TEST(BackpressureTest, PX06_SlowReadersPushBackOnTheUpstreamAndLoseNothing) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
 }
 
+// PX-06: a reader that stops reading is paused on, not killed, until
+// --stream_stall_timeout passes; then its call alone fails, clearly, the
+// upstream is told that the request was given up (TO-01), and the session
+// goes on.
+TEST(BackpressureTest, PX06_AReaderThatStopsFailsOnlyAfterTheStallTimeout) {
+  Config config;
+  config.stream_queue_bytes = 16 << 10;
+  config.stream_stall_timeout = absl::Seconds(2);
+  Env env = Start({}, config);
+  std::string session = Open(env);
+  std::unique_ptr<v1::Shadowcat::Stub> stub = SmallWindowStub(env);
+  constexpr int kEvents = 20'000;
+  ScriptedReply reply;
+  reply.flood_events = kEvents;
+  reply.flood_event_bytes = kEventBytes;
+  reply.send_buffer_bytes = 16 << 10;
+  env.upstream->ScriptReply("tools/call", reply);
+  auto context = Ctx(absl::Seconds(60));
+  auto reader = stub->CallStream(context.get(), EchoCall(session));
+  v1::CallStreamEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // `started`; then nothing is read
+  const std::string stalled =
+      "shadowcat_upstream_stream_transitions_total{kind=\"post\",reason="
+      "\"stalled\"}";
+  ASSERT_TRUE(
+      Eventually([&] { return PausesSoFar(env) >= 1; }, absl::Seconds(30)));
+  // Paused a while: still alive.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(MetricValue(Metrics(env), stalled), 0);
+  ASSERT_TRUE(
+      Eventually([&] { return MetricValue(Metrics(env), stalled) == 1; },
+                 absl::Seconds(30)));
+  RecordedRequest call, notice;
+  ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &call));
+  ASSERT_TRUE(env.upstream->WaitForRpc("notifications/cancelled", &notice));
+  EXPECT_THAT(notice.body,
+              testing::HasSubstr(absl::StrCat("\"requestId\":", call.rpc_id)));
+  // What was queued still arrives, in order, then the error.
+  int next = 0;
+  while (reader->Read(&event)) {
+    if (event.has_message()) {
+      EXPECT_EQ(SeqOf(event.message().message_json()), next);
+      ++next;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              testing::HasSubstr("--stream_stall_timeout"));
+  EXPECT_GT(next, 0);
+  EXPECT_LT(next, kEvents);
+  v1::CallResponse echo;
+  EXPECT_TRUE(Call(env, session, "tools/call", kEchoParams, &echo).ok());
+}
+
+// PX-06: the queue bound is a watermark, not a size limit: a message larger
+// than the whole queue still passes to a reader that reads.
+TEST(BackpressureTest, PX06_MessagesLargerThanTheQueuePassToAFastReader) {
+  Config config;
+  config.stream_queue_bytes = 4 << 10;
+  Env env = Start({}, config);
+  std::string session = Open(env);
+  const std::string blob(256 << 10, 'x');
+  ScriptedReply reply;
+  reply.sse = true;
+  reply.messages_before = {absl::StrCat(
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"data":")",
+      blob, R"("}})")};
+  reply.result_json = absl::StrCat(R"({"blob":")", blob, R"("})");
+  env.upstream->ScriptReply("tools/call", reply);
+  auto context = Ctx();
+  auto reader =
+      env.shadowcat.stub->CallStream(context.get(), EchoCall(session));
+  std::vector<v1::CallStreamEvent> events;
+  v1::CallStreamEvent event;
+  while (reader->Read(&event)) events.push_back(event);
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(events.size(), 3u);  // started, the message, the response
+  EXPECT_EQ(events[1].message().message_json(), reply.messages_before[0]);
+  EXPECT_EQ(events[2].response().result_json(), *reply.result_json);
+}
+
 }  // namespace
 }  // namespace shadowcat

@@ -1,7 +1,7 @@
-// Cancellation (CN-01, CN-02, CN-05) and server-initiated messages (Subscribe,
-// Respond, LC-04, SS-04) through the whole sidecar against the fake upstream.
+// Cancellation (CN-01, CN-02, CN-03, CN-05, CN-06) and server-initiated
+// messages (Subscribe, Respond, LC-04, SS-04) through the whole sidecar against
+// the fake upstream.
 
-#include <functional>
 #include <string>
 #include <thread>
 
@@ -16,17 +16,6 @@ namespace shadowcat {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Polls `condition` (cheap, read-only) until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition,
-                absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time end = absl::Now() + timeout;
-  while (absl::Now() < end) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return condition();
-}
 
 // The upstream JSON-RPC id of a recorded request body: `"id":N`.
 std::string UpstreamId(const RecordedRequest& request) {
@@ -76,6 +65,11 @@ TEST(CancelTest, CN01_CancelByHandleSendsCancelledAndFreesTheSlot) {
   EXPECT_EQ(info.streams(0).request_id(), "slow-1");
   EXPECT_EQ(info.requests_in_flight(), 1u);
 
+  // The upstream holds its answer to the notice, which so keeps a slot.
+  ScriptedReply held;
+  held.status = 202;
+  held.hold = "notice";
+  env.upstream->ScriptReply("notifications/cancelled", held);
   v1::CancelRequest cancel;
   cancel.set_session_id(session);
   cancel.set_request_id("slow-1");
@@ -92,11 +86,13 @@ TEST(CancelTest, CN01_CancelByHandleSendsCancelledAndFreesTheSlot) {
   EXPECT_THAT(notice.body,
               HasSubstr(absl::StrCat("\"requestId\":", UpstreamId(call))));
   EXPECT_THAT(notice.body, HasSubstr("the user gave up"));
-  // The slot is free at once: both of the session's two slots serve calls.
+  // The slot is free at once: with the notice in the other of the session's
+  // two slots, a call still gets one.
   EXPECT_EQ(Describe(env, session).requests_in_flight(), 0u);
-  v1::CallResponse a, b;
-  EXPECT_TRUE(Call(env, session, "tools/list", "", &a).ok());
-  EXPECT_TRUE(Call(env, session, "tools/list", "", &b).ok());
+  v1::CallResponse a;
+  status = Call(env, session, "tools/list", "", &a);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  env.upstream->Release("notice");
   // CN-02: nothing to cancel any more.
   EXPECT_EQ(
       env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
@@ -142,6 +138,134 @@ TEST(CancelTest, CN01_ClientCancellingAUnaryCallCancelsUpstream) {
   RecordedRequest notice;
   ASSERT_TRUE(env.upstream->WaitForRpc("notifications/cancelled", &notice));
   EXPECT_THAT(notice.body, HasSubstr("\"requestId\":"));
+}
+
+FakeMcpServerOptions WithGetStream() {
+  FakeMcpServerOptions options;
+  options.standalone_get.enabled = true;
+  return options;
+}
+
+std::string Note(int i) {
+  return absl::StrCat(
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"data":)",
+      i, "}}");
+}
+
+// CN-01 and CN-05 for a backend that cancels its CallStream: the slot is free
+// at once (the notifications/cancelled POST is held by the upstream, so it
+// keeps a slot of its own meanwhile), and the response that comes late, on the
+// GET stream, goes nowhere.
+TEST(CancelTest,
+     CN01_CN05_ACancelledStreamFreesItsSlotAndItsLateResponseIsDropped) {
+  Config config;
+  config.max_connections_per_session = 3;  // GET + notice + one call
+  Env env = Start(WithGetStream(), config);
+  std::string session = Open(env);
+  auto subscription = Ctx();
+  auto subscriber =
+      env.shadowcat.stub->Subscribe(subscription.get(), SubscribeTo(session));
+  ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
+  ScriptedReply slow;
+  slow.sse = true;
+  slow.hold = "slow";  // the head goes out, the response never
+  env.upstream->ScriptReply("tools/call", slow);
+  ScriptedReply held;
+  held.status = 202;
+  held.hold = "notice";
+  env.upstream->ScriptReply("notifications/cancelled", held);
+
+  auto context = Ctx();
+  auto reader =
+      env.shadowcat.stub->CallStream(context.get(), EchoCall(session, "c-1"));
+  v1::CallStreamEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  RecordedRequest call, notice;
+  ASSERT_TRUE(env.upstream->WaitForRpc("tools/call", &call));
+  context->TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(env.upstream->WaitForRpc("notifications/cancelled", &notice));
+  EXPECT_THAT(notice.body,
+              HasSubstr(absl::StrCat("\"requestId\":", UpstreamId(call))));
+  // The request's stream is closed too (the upstream sees its client leave).
+  EXPECT_TRUE(env.upstream->WaitForClientDisconnect());
+
+  // GET, the held notice and this call: had the cancelled call kept its slot,
+  // this would be the fourth and RESOURCE_EXHAUSTED.
+  v1::CallResponse echo;
+  grpc::Status status = Call(env, session, "tools/call", kEchoParams, &echo);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  // CN-05: the late response is dropped; the subscriber's next message is the
+  // one pushed after it.
+  env.upstream->PushServerMessage(absl::StrCat(
+      R"({"jsonrpc":"2.0","id":)", UpstreamId(call), R"(,"result":{}})"));
+  env.upstream->PushServerMessage(Note(1));
+  v1::ServerMessage message;
+  ASSERT_TRUE(subscriber->Read(&message));
+  EXPECT_EQ(message.message_json(), Note(1));
+  EXPECT_EQ(Describe(env, session).requests_in_flight(), 0u);
+  EXPECT_EQ(MetricValue(Metrics(env),
+                        "shadowcat_upstream_stream_transitions_total{kind="
+                        "\"post\",reason=\"cancelled\"}"),
+            1);
+  env.upstream->Release("notice");
+  env.upstream->Release("slow");
+  subscription->TryCancel();
+}
+
+// CN-02: only requests believed to be in flight are cancelled.
+TEST(CancelTest, CN02_NoCancelForACompletedCall) {
+  Env env = Start();
+  std::string session = Open(env);
+  auto context = Ctx();
+  auto reader =
+      env.shadowcat.stub->CallStream(context.get(), EchoCall(session, "d-1"));
+  v1::CallStreamEvent event;
+  bool response = false;
+  while (!response && reader->Read(&event)) response = event.has_response();
+  ASSERT_TRUE(response);
+  // The backend gives up after the response arrived, and names it again.
+  context->TryCancel();
+  reader->Finish();
+  v1::CancelRequest cancel;
+  cancel.set_session_id(session);
+  cancel.set_request_id("d-1");
+  v1::CancelResponse cancelled;
+  EXPECT_EQ(
+      env.shadowcat.stub->Cancel(Ctx().get(), cancel, &cancelled).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  v1::CallResponse list;
+  ASSERT_TRUE(Call(env, session, "tools/list", "", &list).ok());
+  EXPECT_FALSE(env.upstream->WaitForRpc("notifications/cancelled", nullptr,
+                                        absl::Milliseconds(300)));
+}
+
+// CN-03: initialize is never cancelled, neither when its own deadline passes
+// nor when the backend's OpenSession gives up.
+TEST(CancelTest, CN03_InitializeIsNeverCancelled) {
+  Env env = Start();
+  ScriptedReply slow;
+  slow.delay = absl::Seconds(1);
+  env.upstream->ScriptReply("initialize", slow);
+  env.upstream->ScriptReply("initialize", slow);
+  v1::OpenSessionRequest open;
+  open.set_upstream_url(env.upstream->url());
+  open.mutable_options()->set_request_timeout_ms(200);
+  v1::OpenSessionResponse opened;
+  EXPECT_EQ(
+      env.shadowcat.stub->OpenSession(Ctx().get(), open, &opened).error_code(),
+      grpc::StatusCode::DEADLINE_EXCEEDED);
+  open.mutable_options()->clear_request_timeout_ms();
+  EXPECT_EQ(env.shadowcat.stub
+                ->OpenSession(Ctx(absl::Milliseconds(200)).get(), open, &opened)
+                .error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(env.upstream->WaitForRpc("initialize", nullptr));
+  ASSERT_TRUE(env.upstream->WaitForRpc("initialize", nullptr));
+  // Past both delayed answers: still no cancellation.
+  EXPECT_FALSE(env.upstream->WaitForRpc("notifications/cancelled", nullptr,
+                                        absl::Milliseconds(1500)));
 }
 
 TEST(CancelTest, CloseSessionCancelsCallsInFlightBeforeItsDelete) {
@@ -191,12 +315,6 @@ TEST(CancelTest, AHandleInFlightCannotBeReused) {
       env.shadowcat.stub->Call(Ctx().get(), request, &response).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
   context->TryCancel();
-}
-
-v1::SubscribeRequest SubscribeTo(const std::string& session) {
-  v1::SubscribeRequest request;
-  request.set_session_id(session);
-  return request;
 }
 
 TEST(SubscribeTest, SS04_GetAnswered405MeansNoServerStreamAndNoRetry) {
@@ -307,6 +425,89 @@ TEST(SubscribeTest, LC04_AServerRequestNobodyAnswersGetsAnErrorReply) {
   EXPECT_THAT(
       Metrics(env),
       HasSubstr("shadowcat_server_requests_total{outcome=\"timed_out\"} 1"));
+}
+
+// CN-06: the upstream withdraws a request of its own. The backend sees the
+// notifications/cancelled, the request can no longer be answered, and no
+// timeout error is sent for it later.
+TEST(SubscribeTest, CN06_AServerRequestTheServerCancelsIsWithdrawn) {
+  Config config;
+  config.server_request_timeout = absl::Milliseconds(300);
+  Env env = Start(WithGetStream(), config);
+  std::string session = Open(env);
+  auto context = Ctx();
+  auto reader =
+      env.shadowcat.stub->Subscribe(context.get(), SubscribeTo(session));
+  ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
+  env.upstream->PushServerMessage(
+      R"({"jsonrpc":"2.0","id":41,"method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}})");
+  v1::ServerMessage message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.method(), "sampling/createMessage");
+  EXPECT_EQ(Describe(env, session).server_requests_pending(), 1u);
+  env.upstream->PushServerMessage(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":41,"reason":"user left"}})");
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.method(), "notifications/cancelled");
+  EXPECT_THAT(message.message_json(), HasSubstr("user left"));
+  EXPECT_EQ(Describe(env, session).server_requests_pending(), 0u);
+  v1::RespondRequest respond;
+  respond.set_session_id(session);
+  respond.set_request_id_json("41");
+  respond.set_result_json(
+      R"({"role":"assistant","content":{"type":"text","text":"x"},"model":"m"})");
+  v1::RespondResponse responded;
+  EXPECT_EQ(env.shadowcat.stub->Respond(Ctx().get(), respond, &responded)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_FALSE(
+      env.upstream->WaitForResponseTo("41", nullptr, absl::Milliseconds(600)));
+  EXPECT_EQ(
+      MetricValue(Metrics(env),
+                  "shadowcat_server_requests_total{outcome=\"timed_out\"}"),
+      0);
+  context->TryCancel();
+}
+
+// A backend that re-subscribes after messages it missed were evicted from the
+// bounded buffer is told so (OUT_OF_RANGE), never handed a silent gap; one
+// whose gap is still buffered gets exactly what it missed.
+TEST(SubscribeTest, AfterSequenceBeyondTheBufferIsOutOfRange) {
+  Config config;
+  config.subscribe_buffer_messages = 2;
+  Env env = Start(WithGetStream(), config);
+  std::string session = Open(env);
+  auto context = Ctx();
+  auto reader =
+      env.shadowcat.stub->Subscribe(context.get(), SubscribeTo(session));
+  ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
+  for (int i = 1; i <= 4; ++i) env.upstream->PushServerMessage(Note(i));
+  v1::ServerMessage message;
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(reader->Read(&message));
+    EXPECT_EQ(message.sequence(), static_cast<uint64_t>(i));
+  }
+  context->TryCancel();
+
+  v1::SubscribeRequest late = SubscribeTo(session);
+  late.set_after_sequence(1);  // 2 was evicted: only 3 and 4 are kept
+  auto context2 = Ctx();
+  auto reader2 = env.shadowcat.stub->Subscribe(context2.get(), late);
+  EXPECT_FALSE(reader2->Read(&message));
+  grpc::Status status = reader2->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(status.error_message(), HasSubstr("evicted"));
+
+  v1::SubscribeRequest in_time = SubscribeTo(session);
+  in_time.set_after_sequence(2);
+  auto context3 = Ctx();
+  auto reader3 = env.shadowcat.stub->Subscribe(context3.get(), in_time);
+  for (int i = 3; i <= 4; ++i) {
+    ASSERT_TRUE(reader3->Read(&message));
+    EXPECT_EQ(message.sequence(), static_cast<uint64_t>(i));
+    EXPECT_EQ(message.message_json(), Note(i));
+  }
+  context3->TryCancel();
 }
 
 TEST(SubscribeTest, SubscribersEndWhenTheSessionCloses) {

@@ -1,8 +1,10 @@
 // The whole sidecar against the scriptable fake upstream: a real gRPC client, a
 // real Shadowcat and a real HTTP upstream on loopback.
 
+#include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -594,6 +596,66 @@ TEST(SessionIntegrationTest, PX05_PerSessionLimitFailsFast) {
       1);
 }
 
+// PX-05 at the default limit of 10 upstream connections per session: the GET
+// stream counts, and twenty callers racing for the nine slots left get
+// exactly nine (no check-then-act window); the other eleven are refused at
+// once, not queued (the nine are held until all twenty have answers).
+TEST(SessionIntegrationTest,
+     PX05_TwentyRacingCallersGetExactlyTheNineSlotsLeft) {
+  FakeMcpServerOptions options;
+  options.standalone_get.enabled = true;
+  Env env = Start(options);
+  std::string session = OpenWithServerStream(env);
+  ASSERT_TRUE(env.upstream->WaitForGetStreamOpen());
+  constexpr int kCallers = 20;
+  for (int i = 0; i < kCallers; ++i) {
+    ScriptedReply held;
+    held.sse = true;
+    held.hold = "held";
+    env.upstream->ScriptReply("tools/call", held);
+  }
+  std::atomic<int> admitted{0}, refused{0}, finished_ok{0};
+  std::vector<std::string> refusals(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      auto context = Ctx();
+      auto reader =
+          env.shadowcat.stub->CallStream(context.get(), EchoCall(session));
+      v1::CallStreamEvent event;
+      if (reader->Read(&event)) {
+        admitted.fetch_add(1);
+        while (reader->Read(&event)) {
+        }
+        if (reader->Finish().ok()) finished_ok.fetch_add(1);
+        return;
+      }
+      grpc::Status status = reader->Finish();
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        refused.fetch_add(1);
+      }
+      refusals[i] = status.error_message();
+    });
+  }
+  EXPECT_TRUE(
+      Eventually([&] { return admitted.load() + refused.load() == kCallers; },
+                 absl::Seconds(8)));
+  EXPECT_EQ(admitted.load(), 9);
+  EXPECT_EQ(refused.load(), 11);
+  env.upstream->Release("held");
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(finished_ok.load(), 9);
+  EXPECT_EQ(MetricValue(Metrics(env),
+                        "shadowcat_limit_rejections_total{limit="
+                        "\"session_connections\"}"),
+            11);
+  for (const std::string& refusal : refusals) {
+    if (!refusal.empty()) {
+      EXPECT_THAT(refusal, HasSubstr("--max_connections_per_session"));
+    }
+  }
+}
+
 TEST(SessionIntegrationTest, SessionLimitIsResourceExhausted) {
   Config config;
   config.max_sessions = 1;
@@ -618,6 +680,15 @@ TEST(SessionIntegrationTest, OversizedResponseIsResourceExhausted) {
       Call(env, session, "tools/call", kEchoParams, &response).error_code(),
       grpc::StatusCode::RESOURCE_EXHAUSTED);
   // The session stays usable.
+  EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
+  // PX-06: the same for one SSE event over the limit; its stream is closed.
+  big.sse = true;
+  env.upstream->ScriptReply("tools/call", big);
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("SSE event exceeds"));
+  EXPECT_EQ(Describe(env, session).streams_size(), 0);
   EXPECT_TRUE(Call(env, session, "tools/list", "", &response).ok());
 }
 

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace shadowcat {
@@ -75,6 +76,33 @@ std::string Metrics(Env& env) {
       HttpGet(env.shadowcat.server->admin_port(), "/metrics");
   EXPECT_TRUE(metrics.ok()) << metrics.status();
   return metrics.ok() ? *metrics : "";
+}
+
+std::string OpenWithServerStream(Env& env) {
+  v1::OpenSessionRequest request;
+  request.set_upstream_url(env.upstream->url());
+  request.mutable_options()->set_open_server_stream(true);
+  v1::OpenSessionResponse response;
+  grpc::Status status =
+      env.shadowcat.stub->OpenSession(Ctx().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.session_id();
+}
+
+v1::SubscribeRequest SubscribeTo(const std::string& session) {
+  v1::SubscribeRequest request;
+  request.set_session_id(session);
+  return request;
+}
+
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return condition();
 }
 
 }  // namespace shadowcat

@@ -4,6 +4,7 @@
 // A fake MCP upstream plus a whole in-process Shadowcat allowed to reach it,
 // and the few calls every integration test makes.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,15 @@ v1::SessionInfo Describe(Env& env, const std::string& session);
 
 // The /metrics exposition of env's Shadowcat.
 std::string Metrics(Env& env);
+
+// Opens a session that opens its standalone GET stream at once.
+std::string OpenWithServerStream(Env& env);
+
+v1::SubscribeRequest SubscribeTo(const std::string& session);
+
+// Polls `condition` (cheap, read-only) until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout = absl::Seconds(5));
 
 inline constexpr char kEchoParams[] =
     R"({"name":"echo","arguments":{"text":"hi there"}})";

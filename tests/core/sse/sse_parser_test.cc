@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -436,6 +437,30 @@ TEST(SseParserTest, WS13_IdWithoutBlankLineIsNotTheCursorYet) {
   ASSERT_TRUE(parser.Feed("\n", [&](const SseEvent&) { ++events; }).ok());
   EXPECT_EQ(parser.last_event_id(), "2");
   EXPECT_EQ(events, 1);
+}
+
+// SS-06: a replay repeats the cursor's own id, which the sticky SseEvent::id
+// cannot tell from an event without one; event_has_id() can, during on_event.
+TEST(SseParserTest, SS06_EventHasIdTellsAnOwnIdFromAStickyOne) {
+  SseParser parser;
+  std::vector<std::pair<std::string, bool>> seen;
+  auto collect = [&](const SseEvent& e) {
+    seen.emplace_back(e.id, parser.event_has_id());
+  };
+  ASSERT_TRUE(parser.Feed("id: 4\ndata: a\n\ndata: b\n\n", collect).ok());
+  parser.Finish();  // a reconnect: the next response
+  std::string next =
+      "id: 4\ndata: a\n\ndata: c\n\nid: 5\n\ndata: d\n\nid\ndata: e\n\nid: x";
+  next.push_back('\0');
+  next += "y\ndata: f\n\n";
+  ASSERT_TRUE(parser.Feed(next, collect).ok());
+  const std::vector<std::pair<std::string, bool>> expected = {
+      {"4", true},  {"4", false},  // own id, then sticky
+      {"4", true},  {"4", false},  // the replayed "4" has it again
+      {"5", false},                // set by an id-only block before it
+      {"", true},                  // an empty id field is still a field
+      {"", false}};                // an id with NUL is ignored entirely
+  EXPECT_EQ(seen, expected);
 }
 
 TEST(SseParserTest, WS13_OneTrailingLfStripped) {
