@@ -17,17 +17,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Polls `condition` (cheap, read-only) until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition,
-                absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time end = absl::Now() + timeout;
-  while (absl::Now() < end) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return condition();
-}
-
 // The upstream JSON-RPC id of a recorded request body: `"id":N`.
 std::string UpstreamId(const RecordedRequest& request) {
   const size_t at = request.body.find("\"id\":");
@@ -132,7 +121,7 @@ TEST(CancelTest, CN01_ClientCancellingAUnaryCallCancelsUpstream) {
   auto context = Ctx();
   std::thread canceller([&] {
     // Cancels once the request reached the upstream.
-    if (env.upstream->WaitForRequestCount(3)) context->TryCancel();
+    if (env.upstream->WaitForRpc("tools/call", nullptr)) context->TryCancel();
   });
   v1::CallResponse response;
   grpc::Status status =

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace shadowcat {
@@ -68,6 +69,23 @@ std::string Metrics(Env& env) {
       HttpGet(env.shadowcat.server->admin_port(), "/metrics");
   EXPECT_TRUE(metrics.ok()) << metrics.status();
   return metrics.ok() ? *metrics : "";
+}
+
+Config FastReconnectConfig() {
+  Config config;
+  config.reconnect_base_delay = absl::Milliseconds(20);
+  config.reconnect_jitter = 0;
+  return config;
+}
+
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return condition();
 }
 
 }  // namespace shadowcat

@@ -4,9 +4,11 @@
 // A fake MCP upstream plus a whole in-process Shadowcat allowed to reach it,
 // and the few calls every integration test makes.
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/fakes/fake_mcp_server.h"
 #include "tests/integration/test_env.h"
@@ -38,6 +40,13 @@ v1::SessionInfo Describe(Env& env, const std::string& session);
 
 // The /metrics exposition of env's Shadowcat.
 std::string Metrics(Env& env);
+
+// A config whose reconnects are quick and deterministic: 20 ms, no jitter.
+Config FastReconnectConfig();
+
+// Polls `condition` (cheap, read-only) until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout = absl::Seconds(5));
 
 inline constexpr char kEchoParams[] =
     R"({"name":"echo","arguments":{"text":"hi there"}})";
