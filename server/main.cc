@@ -119,6 +119,10 @@ ABSL_FLAG(bool, legacy_sse_fallback, kDefaults.legacy_sse_fallback,
           "When the upstream answers the initialize POST with 400, 404 or 405 "
           "(and no JSON-RPC error), try the legacy HTTP+SSE transport "
           "(2024-11-05) at the same URL: GET it, POST to its `endpoint`.");
+ABSL_FLAG(bool, prefer_modern_era, kDefaults.prefer_modern_era,
+          "When the backend pins no protocol version, try server/discover "
+          "(2026-07-28) before initialize and fall back to initialize unless "
+          "the answer is modern (VN-11).");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "On SIGTERM, how long calls in flight may take to finish.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
@@ -230,6 +234,7 @@ shadowcat::Config ConfigFromFlags() {
   c.subscribe_buffer_bytes = absl::GetFlag(FLAGS_subscribe_buffer_bytes);
   c.session_recovery = absl::GetFlag(FLAGS_session_recovery);
   c.legacy_sse_fallback = absl::GetFlag(FLAGS_legacy_sse_fallback);
+  c.prefer_modern_era = absl::GetFlag(FLAGS_prefer_modern_era);
   c.io_threads = absl::GetFlag(FLAGS_io_threads);
   c.tls_ca_file = absl::GetFlag(FLAGS_upstream_ca_file);
   c.tls_client_cert_file = absl::GetFlag(FLAGS_upstream_client_cert_file);

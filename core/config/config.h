@@ -126,6 +126,12 @@ struct Config {
   // JSON-RPC error, try the legacy HTTP+SSE transport of 2024-11-05 at the
   // same URL (LG-02). Default: on.
   bool legacy_sse_fallback = true;
+  // When a backend pins no protocol version, ask with server/discover
+  // (2026-07-28) before initialize, and fall back to initialize unless the
+  // answer is the modern era's (VN-11): a dual-era upstream then gets the
+  // newest era both sides speak. An endpoint found to speak only the session
+  // era is remembered and not asked again. Default: on.
+  bool prefer_modern_era = true;
 
   // ----------------------------------------------------------------------
   // Threads

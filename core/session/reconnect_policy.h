@@ -45,6 +45,9 @@ class ReconnectPolicy {
         made_progress ? 1 : attempts_without_progress_ + 1;
   }
 
+  // Starts over, as a new stream would.
+  void Reset() { attempts_without_progress_ = 0; }
+
   // True while another attempt is allowed.
   bool ShouldRetry() const {
     return attempts_without_progress_ <= options_.max_attempts_without_progress;

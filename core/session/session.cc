@@ -74,6 +74,15 @@ absl::StatusOr<InitializeResult> ParseInitializeResult(
   return result;
 }
 
+ReconnectOptions ReconnectOptionsOf(const Config& config) {
+  ReconnectOptions options;
+  options.base_delay = config.reconnect_base_delay;
+  options.max_delay = config.reconnect_max_delay;
+  options.jitter = config.reconnect_jitter;
+  options.max_attempts_without_progress = config.reconnect_max_attempts;
+  return options;
+}
+
 }  // namespace
 
 Session::Session(std::string id, SessionParams params, Deps deps)
@@ -87,7 +96,10 @@ Session::Session(std::string id, SessionParams params, Deps deps)
       feed_(FeedLimits{deps.config.subscribe_buffer_messages,
                        deps.config.subscribe_buffer_bytes}),
       deadline_timer_(strand_),
-      last_used_unix_nanos_(absl::ToUnixNanos(absl::Now())) {}
+      last_used_unix_nanos_(absl::ToUnixNanos(absl::Now())) {
+  listen_.policy =
+      std::make_unique<ReconnectPolicy>(ReconnectOptionsOf(deps.config));
+}
 
 Session::~Session() {
   // Normally everything ended on the strand (Close). A session dropped without
@@ -167,6 +179,11 @@ void Session::DoInitialize(
   state_ = State::kInitializing;
   if (params_.offered_version == kModernProtocolVersion) {
     SendDiscover(std::move(done));  // pinned: no initialize at all
+    return;
+  }
+  if (params_.probe_modern_era) {
+    probing_modern_ = true;  // VN-11: the newest era first
+    SendDiscover(std::move(done));
     return;
   }
   SendInitialize(std::move(done));
@@ -363,11 +380,7 @@ std::shared_ptr<UpstreamStream> Session::NewStream(
   }
   options.max_message_bytes = deps_.config.max_message_bytes;
   options.stall_timeout = deps_.config.stream_stall_timeout;
-  options.reconnect.base_delay = deps_.config.reconnect_base_delay;
-  options.reconnect.max_delay = deps_.config.reconnect_max_delay;
-  options.reconnect.jitter = deps_.config.reconnect_jitter;
-  options.reconnect.max_attempts_without_progress =
-      deps_.config.reconnect_max_attempts;
+  options.reconnect = ReconnectOptionsOf(deps_.config);
   auto stream = std::make_shared<UpstreamStream>(
       std::move(options), deps_.http, strand_, deps_.metrics,
       std::weak_ptr<UpstreamStreamDelegate>(shared_from_this()),
@@ -388,6 +401,8 @@ void Session::AttachSink(EventSink& sink) {
 // --- Lifecycle --------------------------------------------------------------
 
 void Session::CloseServerStream(StreamReason reason) {
+  // A subscriptions/listen waiting to be issued again is part of it.
+  if (listen_.retry != nullptr) listen_.retry->cancel();
   if (get_stream_ == nullptr) return;
   get_stream_->Close(reason);
   streams_.erase(get_stream_.get());

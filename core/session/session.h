@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
@@ -39,10 +40,13 @@
 #include "boost/asio/strand.hpp"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
+#include "core/jsonrpc/jsonrpc_message.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/connection_budget.h"
 #include "core/session/event_sink.h"
+#include "core/session/reconnect_policy.h"
 #include "core/session/server_message_feed.h"
+#include "core/session/tool_hints.h"
 #include "core/session/upstream_stream.h"
 
 namespace shadowcat {
@@ -59,6 +63,9 @@ struct SessionParams {
   // notifications/initialized and the GET stream opened with the session
   // (not on a recovery's re-initialize, which no caller asked for).
   HeaderList trace_headers;
+  // VN-11: ask with server/discover first and fall back to initialize unless
+  // the answer is modern (the caller pinned no version).
+  bool probe_modern_era = false;
 };
 
 // How Shadowcat talks to the upstream: Streamable HTTP, or the legacy
@@ -78,7 +85,9 @@ struct InitializeResult {
   std::string instructions;
 };
 
-// Whether the standalone GET stream is there (SS-04).
+// Whether the server stream is there: the standalone GET (SS-04), or in
+// 2026-07-28 the subscriptions/listen stream (kUnsupported: the server
+// advertises no list changes, or refuses the method).
 enum class ServerStreamStatus { kNotOpened, kOpen, kUnsupported, kFailed };
 
 struct StreamSnapshot {
@@ -167,13 +176,15 @@ class Session : public UpstreamStreamDelegate,
   void Respond(std::string id_raw, std::string response_json,
                absl::AnyInvocable<void(absl::Status)> done);
 
-  // Adds a subscriber of server messages and opens the GET stream if it is
-  // not open. With `after_sequence`, buffered messages after it come first
-  // (OutOfRange through sink->Finish when they were evicted).
+  // Adds a subscriber of server messages and opens the server stream if it is
+  // not open: the GET stream, or in 2026-07-28 subscriptions/listen. With
+  // `after_sequence`, buffered messages after it come first (OutOfRange through
+  // sink->Finish when they were evicted).
   void Subscribe(std::optional<uint64_t> after_sequence,
                  std::shared_ptr<EventSink> sink);
 
-  // Removes a subscriber whose client went away.
+  // Removes a subscriber whose client went away (in 2026-07-28, the last one
+  // leaving ends the listen stream unless open_server_stream asked for it).
   void Unsubscribe(const EventSink* sink);
 
   // Cancels every call, ends subscribers, then sends DELETE when the upstream
@@ -275,6 +286,8 @@ class Session : public UpstreamStreamDelegate,
   void OpenServerStream(HeaderList trace_headers = {});
   // Closes the GET stream, if any, as the owner (no OnStreamEnded follows).
   void CloseServerStream(StreamReason reason);
+  // The server stream failed for good: subscribers end with `status`.
+  void FailServerStream(const absl::Status& status);
   void OnServerRequest(UpstreamStream& stream, const std::string& id_raw,
                        absl::string_view method);
   void ExpireServerRequest(const std::string& id_raw);
@@ -346,6 +359,18 @@ class Session : public UpstreamStreamDelegate,
                                       absl::string_view params_raw,
                                       HeaderList& headers);
 
+  // subscriptions/listen (session_listen.cc): the 2026-07-28 server stream.
+  // One per session, opened like the GET stream, re-issued with a new id
+  // after a drop (RZ-11) under the reconnect policy.
+  void OpenListenStream();
+  void OnListenAcknowledged(absl::string_view params_raw);
+  // The response to the listen request: the server ended it (SHOULD, with a
+  // result) or refused it (an error).
+  void OnListenResponse(const JsonRpcMessage& message);
+  void OnListenStreamEnded(StreamEnd end);
+  // Ends the listen stream when no subscriber is left to read it.
+  void MaybeEndListenStream();
+
   const std::string id_;
   const SessionParams params_;
   Deps deps_;
@@ -372,6 +397,8 @@ class Session : public UpstreamStreamDelegate,
   absl::flat_hash_map<const UpstreamStream*, std::string> stream_calls_;
   absl::flat_hash_map<const UpstreamStream*, PostDone> posts_;
   absl::flat_hash_map<const UpstreamStream*, const EventSink*> paused_by_;
+  // The server stream: the standalone GET (session era), the legacy
+  // transport's SSE stream, or the subscriptions/listen POST (2026-07-28).
   std::shared_ptr<UpstreamStream> get_stream_;
   ServerStreamStatus server_stream_ = ServerStreamStatus::kNotOpened;
   // Server requests waiting for a backend, each with its timeout.
@@ -397,6 +424,23 @@ class Session : public UpstreamStreamDelegate,
   // refused for it and discovery follows.
   bool modern_ = false;
   bool switching_to_modern_ = false;
+  // VN-11: server/discover was sent as a probe; initialize follows unless it
+  // is answered the modern way.
+  bool probing_modern_ = false;
+  std::string server_capabilities_raw_;  // from server/discover
+  // The listen request in flight (its upstream id), whether the server
+  // acknowledged it (progress for the policy), the filter it acknowledged, and
+  // the wait before it is issued again.
+  struct Listen {
+    std::string id_raw;
+    bool acknowledged = false;
+    bool honours_nothing = false;
+    std::unique_ptr<ReconnectPolicy> policy;
+    std::unique_ptr<boost::asio::steady_timer> retry;
+    absl::BitGen gen;
+  } listen_;
+  // SM-08: tools whose calls may be sent again after a recovery.
+  ToolHints tool_hints_;
   std::optional<Url> legacy_post_url_;
   std::string legacy_init_id_;
   absl::Status streamable_failure_;

@@ -315,7 +315,8 @@ void Session::OnCallStreamEnded(const std::string& id_raw, StreamEnd end) {
   if (end.reason == StreamReason::kExpired) {
     // SM-08: a resume answered 404 while the request may have run.
     if (recover) {
-      const bool again = IsIdempotentMethod(it->second.method);
+      const bool again = IsIdempotentMethod(it->second.method) ||
+                         tool_hints_.IsIdempotentToolCall(it->second.post_body);
       if (again) awaiting_recovery_.push_back(id_raw);
       BeginRecovery();
       if (again) return;

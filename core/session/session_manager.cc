@@ -62,6 +62,40 @@ absl::StatusOr<std::string> ClientInfoJson(const OpenParams& params) {
   return json;
 }
 
+// The key of the era cache: origin and path, no query.
+std::string EndpointKey(const Url& url) {
+  return absl::StrCat(url.Origin(),
+                      url.target.substr(0, url.target.find_first_of("?#")));
+}
+
+// Endpoints remembered at most; past it the cache starts over (a probe more
+// per endpoint is all that costs).
+constexpr size_t kMaxEraCacheEntries = 4096;
+
+// Whether a session was opened with the discovery probe, and where to.
+struct EraProbe {
+  std::string endpoint;
+  bool probed = false;
+};
+
+// VN-11: an endpoint that answered the probe the session-era way is not asked
+// again; one found modern (by the probe, a pin, or a -32022 switch) is
+// forgotten.
+void RememberEra(absl::flat_hash_set<std::string>& session_era_endpoints,
+                 const EraProbe& probe,
+                 const absl::StatusOr<InitializeResult>& init) {
+  if (!init.ok()) return;
+  if (init->era == ProtocolEra::kSessionless) {
+    session_era_endpoints.erase(probe.endpoint);
+    return;
+  }
+  if (!probe.probed) return;
+  if (session_era_endpoints.size() >= kMaxEraCacheEntries) {
+    session_era_endpoints.clear();
+  }
+  session_era_endpoints.insert(probe.endpoint);
+}
+
 }  // namespace
 
 SessionManager::SessionManager(const Config& config,
@@ -119,6 +153,8 @@ void SessionManager::Open(
                              : config_.request_timeout;
     sp.open_server_stream = params.open_server_stream;
     sp.trace_headers = params.trace_headers;
+    sp.probe_modern_era =
+        config_.prefer_modern_era && params.protocol_version.empty();
     return sp;
   }();
   if (!prepared.ok()) {
@@ -136,6 +172,10 @@ void SessionManager::Open(
                        " sessions (--max_sessions)"));
     }
     ++opening_;
+    if (prepared->probe_modern_era &&
+        session_era_endpoints_.contains(EndpointKey(prepared->url))) {
+      prepared->probe_modern_era = false;
+    }
     return absl::OkStatus();
   }();
   // `done` finishes a gRPC call: never under mu_.
@@ -144,15 +184,17 @@ void SessionManager::Open(
     done(std::move(admitted));
     return;
   }
+  EraProbe probe{EndpointKey(prepared->url), prepared->probe_modern_era};
   auto session = std::make_shared<Session>(
       NewSessionHandle(), *std::move(prepared),
       Session::Deps{ioc_, http_, metrics_, global_budget_, config_});
-  session->Initialize([this, session, done = std::move(done)](
+  session->Initialize([this, session, probe, done = std::move(done)](
                           absl::StatusOr<InitializeResult> init) mutable {
     bool rejected = false;
     {
       absl::MutexLock lock(&mu_);
       --opening_;
+      RememberEra(session_era_endpoints_, probe, init);
       if (init.ok() && draining_) {
         rejected = true;
       } else if (init.ok()) {

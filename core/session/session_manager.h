@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -107,6 +108,11 @@ class SessionManager {
   // overshoot.
   size_t opening_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  // VN-11: endpoints (origin and path) whose server/discover probe fell back
+  // to the session era; they are opened with initialize straight away. The
+  // spec's SHOULD caches per origin; per endpoint is stricter, as one origin
+  // may host servers of both eras. A modern answer later removes the entry.
+  absl::flat_hash_set<std::string> session_era_endpoints_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shadowcat

@@ -5,21 +5,26 @@
 // inputRequests, requestState of multi-round-trip requests) pass through
 // verbatim, so a backend answers input requests by calling again with
 // inputResponses. There is no upstream session, no GET stream, no resumption,
-// and closing a response stream is the cancellation. The class is declared
-// in session.h.
+// and closing a response stream is the cancellation. Without a pinned version,
+// server/discover is also the probe that picks the era (VN-11): a modern
+// answer keeps it, anything else leads to initialize. subscriptions/listen is
+// in session_listen.cc. The class is declared in session.h.
 
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/check.h"
+#include "core/common/status_details.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
 #include "core/session/outcome_sink.h"
 #include "core/session/protocol_version.h"
 #include "core/session/session.h"
+#include "core/session/upstream_http_error.h"
 
 namespace shadowcat {
 namespace {
@@ -63,6 +68,63 @@ std::string PrependMembers(absl::string_view object,
   const bool empty = absl::StripLeadingAsciiWhitespace(rest).front() == '}';
   return absl::StrCat(object.substr(0, open + 1), members, empty ? "" : ",",
                       rest);
+}
+
+// The codes of errors only a modern server sends (schema 2026-07-28):
+// HeaderMismatch, MissingRequiredClientCapability, UnsupportedProtocolVersion.
+bool IsModernErrorCode(int64_t code) {
+  return code == -32020 || code == -32021 || code == -32022;
+}
+
+// Whether a JSON array of versions names one of the session era's.
+bool ListsSessionEraVersion(absl::string_view versions_raw) {
+  absl::StatusOr<std::vector<absl::string_view>> versions =
+      ScanArray(versions_raw);
+  if (!versions.ok()) return false;
+  for (absl::string_view raw : *versions) {
+    absl::StatusOr<std::string> version = UnescapeJsonString(raw);
+    if (version.ok() && IsSupportedProtocolVersion(*version)) return true;
+  }
+  return false;
+}
+
+// VN-11: whether the answer to a server/discover probe says to go on with
+// initialize. Yes for an HTTP refusal or a JSON-RPC error that is not a
+// modern one (a session-era server answering an unknown method), and for a
+// result that is not a discovery result; also when a modern server lists a
+// session-era version we speak but not 2026-07-28 ("retry with a mutually
+// supported version"). No when the upstream could not be reached (initialize
+// would fail the same way) or the answer is modern: then discovery's own
+// outcome stands.
+bool ProbeSaysSessionEra(const absl::StatusOr<RpcResult>& result) {
+  int64_t code = 0;
+  std::string data_raw;
+  if (!result.ok()) {
+    std::optional<StatusDetails> details = GetStatusDetails(result.status());
+    if (!details.has_value() || !details->Find(kDetailHttpStatus)) {
+      return false;  // no HTTP answer at all
+    }
+    std::optional<std::string> rpc_code = details->Find(kDetailJsonRpcCode);
+    if (!rpc_code.has_value() || !absl::SimpleAtoi(*rpc_code, &code)) {
+      return true;  // a plain HTTP refusal (400, 404, 405, ...)
+    }
+    data_raw = details->Find(kDetailJsonRpcData).value_or("");
+  } else if (result->is_error) {
+    code = result->error_code;
+    data_raw = result->error_data_raw;
+  } else {
+    std::optional<absl::string_view> versions =
+        FindMemberPath(result->result_raw, {"supportedVersions"});
+    if (!versions.has_value()) return true;  // not a discovery result
+    return !absl::StrContains(
+               *versions, absl::StrCat("\"", kModernProtocolVersion, "\"")) &&
+           ListsSessionEraVersion(*versions);
+  }
+  if (!IsModernErrorCode(code)) return true;
+  std::optional<absl::string_view> supported =
+      FindMemberPath(data_raw, {"supported"});
+  return code == -32022 && supported.has_value() &&
+         ListsSessionEraVersion(*supported);
 }
 
 }  // namespace
@@ -155,6 +217,11 @@ void Session::OnDiscoverDone(
     absl::StatusOr<RpcResult> result,
     absl::AnyInvocable<void(absl::StatusOr<InitializeResult>)> done) {
   SC_DCHECK_ON_STRAND(strand_);
+  if (std::exchange(probing_modern_, false) && ProbeSaysSessionEra(result)) {
+    modern_ = false;  // the session era after all: initialize
+    SendInitialize(std::move(done));
+    return;
+  }
   auto fail = [this, &done](absl::Status status) {
     state_ = State::kClosed;
     done(std::move(status));
@@ -199,9 +266,12 @@ void Session::OnDiscoverDone(
     if (instructions.ok()) init.instructions = *std::move(instructions);
   }
   protocol_version_ = init.protocol_version;
-  server_stream_ = ServerStreamStatus::kUnsupported;  // no GET in this era
+  // No GET in this era; subscriptions/listen is the server stream.
+  server_capabilities_raw_ = init.capabilities_raw;
+  server_stream_ = ServerStreamStatus::kNotOpened;
   state_ = State::kOpen;
   open_.store(true, std::memory_order_release);
+  if (params_.open_server_stream) OpenServerStream();
   done(std::move(init));
 }
 

@@ -10,6 +10,7 @@
 #include "core/common/check.h"
 #include "core/common/log.h"
 #include "core/common/redact.h"
+#include "core/common/status_details.h"
 #include "core/jsonrpc/json_path.h"
 #include "core/jsonrpc/json_scan.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -69,12 +70,21 @@ EventSink::PushResult Session::OnStreamMessage(
     case JsonRpcKind::kErrorResponse: {
       // SS-05: by id, whichever stream carried it.
       const std::string id_raw(message->id_raw);
-      if (!pending_.contains(id_raw)) return EventSink::PushResult::kOk;
+      if (modern_ && &stream == get_stream_.get()) {
+        if (id_raw == listen_.id_raw) OnListenResponse(*message);
+        return EventSink::PushResult::kOk;
+      }
+      auto call = pending_.find(id_raw);
+      if (call == pending_.end()) return EventSink::PushResult::kOk;
       if (message->kind == JsonRpcKind::kErrorResponse) {
         FinishCall(id_raw, ErrorResult(*message));
       } else {
         RpcResult result;
         result.result_raw = std::string(message->result_raw);
+        // SM-08: which tools may be called again after a recovery.
+        if (call->second.method == "tools/list") {
+          tool_hints_.Learn(result.result_raw);
+        }
         FinishCall(id_raw, std::move(result));
       }
       return EventSink::PushResult::kOk;
@@ -99,6 +109,10 @@ EventSink::PushResult Session::OnStreamMessage(
       if (message->method == "notifications/progress") {
         const std::string params(message->params_raw);
         return OnProgress(stream, std::move(json), params, new_event_id);
+      }
+      if (modern_ && &stream == get_stream_.get() &&
+          message->method == "notifications/subscriptions/acknowledged") {
+        OnListenAcknowledged(message->params_raw);  // and on to subscribers
       }
       if (message->method == "notifications/cancelled") {
         // CN-06: the server withdrew a request of its own.
@@ -272,6 +286,7 @@ EventSink::PushResult Session::PushToSubscribers(ServerMessage message,
       feed_.RemoveSubscriber(subscriber.get());
       UpdateBusy();
       OnSinkResumed(subscriber.get());
+      MaybeEndListenStream();
     } else if (result == EventSink::PushResult::kPaused &&
                overall == EventSink::PushResult::kOk) {
       overall = result;
@@ -331,6 +346,10 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
   }
   if (&stream == get_stream_.get()) {
     get_stream_.reset();
+    if (modern_) {
+      OnListenStreamEnded(std::move(end));
+      return;
+    }
     if (transport_ == UpstreamTransport::kLegacySse) {
       OnLegacyStreamLost(std::move(end));
       return;
@@ -348,15 +367,20 @@ void Session::OnStreamEnded(UpstreamStream& stream, StreamEnd end) {
       }
       MarkExpired();
     }
-    server_stream_ = ServerStreamStatus::kFailed;
-    SC_LOG(kInfo, "session ", RedactId(id_),
-           ": server stream ended: ", end.status.message());
-    for (auto& subscriber : feed_.TakeSubscribers()) {
-      subscriber->Finish(absl::UnavailableError(absl::StrCat(
-          "the upstream server stream ended: ", end.status.message(),
-          "; subscribe again to retry")));
-    }
+    FailServerStream(absl::UnavailableError(end.status.message()));
   }
+}
+
+void Session::FailServerStream(const absl::Status& status) {
+  server_stream_ = ServerStreamStatus::kFailed;
+  SC_LOG(kInfo, "session ", RedactId(id_),
+         ": server stream ended: ", status.message());
+  // The code and details (an HTTP refusal's, say) stay.
+  const absl::Status ended = SuffixStatusMessage(
+      PrefixStatusMessage(status, "the upstream server stream ended: "),
+      "; subscribe again to retry");
+  for (auto& subscriber : feed_.TakeSubscribers()) subscriber->Finish(ended);
+  UpdateBusy();
 }
 
 // --- Subscribe and the GET stream -------------------------------------------
@@ -392,15 +416,20 @@ void Session::Unsubscribe(const EventSink* sink) {
     self->feed_.RemoveSubscriber(sink);
     self->UpdateBusy();
     self->OnSinkResumed(sink);
+    self->MaybeEndListenStream();
   });
 }
 
 void Session::OpenServerStream(HeaderList trace_headers) {
   SC_DCHECK_ON_STRAND(strand_);
+  if (modern_) {
+    OpenListenStream();
+    return;
+  }
   // A legacy session's only stream is opened and kept by the session itself.
   if (get_stream_ != nullptr || state_ != State::kOpen ||
       server_stream_ == ServerStreamStatus::kUnsupported ||
-      transport_ == UpstreamTransport::kLegacySse || modern_) {
+      transport_ == UpstreamTransport::kLegacySse) {
     return;
   }
   absl::StatusOr<std::vector<ConnectionBudget::Permit>> permits =

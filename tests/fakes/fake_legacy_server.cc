@@ -61,6 +61,7 @@ struct FakeLegacyServer::State {
   int streams_opened ABSL_GUARDED_BY(mu) = 0;
   std::vector<std::string> requests ABSL_GUARDED_BY(mu);
   std::vector<std::string> posted_methods ABSL_GUARDED_BY(mu);
+  std::vector<std::string> posted_bodies ABSL_GUARDED_BY(mu);
 
   void Send(SseConnection& connection, std::string frame) {
     connection.outbox.push_back(std::move(frame));
@@ -188,6 +189,7 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<State> st,
         {
           absl::MutexLock lock(&st->mu);
           st->posted_methods.push_back(message->method);
+          st->posted_bodies.push_back(request.body());
         }
         response.result(http::status::accepted);
         response.body() = "Accepted";
@@ -259,6 +261,11 @@ std::vector<std::string> FakeLegacyServer::requests() const {
 std::vector<std::string> FakeLegacyServer::posted_methods() const {
   absl::MutexLock lock(&state_->mu);
   return state_->posted_methods;
+}
+
+std::vector<std::string> FakeLegacyServer::posted_bodies() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->posted_bodies;
 }
 
 }  // namespace shadowcat

@@ -57,6 +57,9 @@ class FakeLegacyServer {
   // JSON-RPC method of each message POSTed to an endpoint.
   std::vector<std::string> requests() const;
   std::vector<std::string> posted_methods() const;
+  // The body of each message POSTed to an endpoint, parallel to
+  // posted_methods().
+  std::vector<std::string> posted_bodies() const;
 
   struct State;
 

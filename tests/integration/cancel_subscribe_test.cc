@@ -128,7 +128,7 @@ TEST(CancelTest, CN01_ClientCancellingAUnaryCallCancelsUpstream) {
   auto context = Ctx();
   std::thread canceller([&] {
     // Cancels once the request reached the upstream.
-    if (env.upstream->WaitForRequestCount(3)) context->TryCancel();
+    if (env.upstream->WaitForRpc("tools/call", nullptr)) context->TryCancel();
   });
   v1::CallResponse response;
   grpc::Status status =

@@ -100,11 +100,13 @@ TEST(LegacyTransportTest, LG02_A405OnInitializeFallsBackAndEverythingWorks) {
   ASSERT_TRUE(sc.stub->CloseSession(Ctx().get(), close, &closed).ok());
   EXPECT_FALSE(closed.upstream_deleted());  // nothing to DELETE in 2024-11-05
 
+  // VN-11 then LG-02: server/discover, initialize, then the legacy stream.
   const std::vector<std::string> requests = upstream.requests();
-  ASSERT_GE(requests.size(), 3u);
+  ASSERT_GE(requests.size(), 4u);
   EXPECT_EQ(requests[0], "POST /sse");
-  EXPECT_EQ(requests[1], "GET /sse");
-  EXPECT_EQ(requests[2], "POST /messages?session_id=1");
+  EXPECT_EQ(requests[1], "POST /sse");
+  EXPECT_EQ(requests[2], "GET /sse");
+  EXPECT_EQ(requests[3], "POST /messages?session_id=1");
   for (const std::string& request : requests) {
     EXPECT_THAT(request, Not(HasSubstr("DELETE")));
   }
@@ -194,7 +196,8 @@ TEST(LegacyTransportTest, LG02_AFailedFallbackKeepsTheFirstError) {
   EXPECT_THAT(status.error_message(),
               HasSubstr("the legacy HTTP+SSE fallback failed too"));
   EXPECT_THAT(upstream.requests(),
-              ElementsAre("POST /nothing-here", "GET /nothing-here"));
+              ElementsAre("POST /nothing-here", "POST /nothing-here",
+                          "GET /nothing-here"));
 }
 
 TEST(LegacyTransportTest, LG03_AnEndpointOnAnotherOriginIsRefused) {
@@ -212,6 +215,72 @@ TEST(LegacyTransportTest, LG03_AnEndpointOnAnotherOriginIsRefused) {
   EXPECT_TRUE(upstream.posted_methods().empty());
 }
 
+// The body POSTed to the endpoint for the first message of `method`, or "".
+std::string PostedBody(const FakeLegacyServer& upstream,
+                       const std::string& method) {
+  const std::vector<std::string> methods = upstream.posted_methods();
+  const std::vector<std::string> bodies = upstream.posted_bodies();
+  for (size_t i = 0; i < methods.size() && i < bodies.size(); ++i) {
+    if (methods[i] == method) return bodies[i];
+  }
+  return "";
+}
+
+// Waits until a message of `method` was POSTed to the endpoint.
+bool WaitForPosted(const FakeLegacyServer& upstream,
+                   const std::string& method) {
+  for (int i = 0; i < 500; ++i) {
+    if (!PostedBody(upstream, method).empty()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+// CN-01 on the legacy transport: cancelling is a notifications/cancelled
+// POSTed to the endpoint, naming the request's id; its response could only
+// have come on the one SSE stream, which stays up.
+TEST(LegacyTransportTest, CN01_ACancelIsPostedToTheEndpoint) {
+  FakeLegacyServer upstream;
+  TestShadowcat sc = StartShadowcat({upstream.url()});
+  v1::OpenSessionResponse opened;
+  ASSERT_TRUE(Open(sc, upstream.url(), &opened).ok());
+  const std::string session = opened.session_id();
+
+  grpc::Status held_status;
+  std::thread waiting([&] {
+    v1::CallRequest request;
+    request.set_session_id(session);
+    request.set_method("hold");
+    request.set_params_json("{}");
+    request.set_request_id("held-1");
+    v1::CallResponse held;
+    held_status = sc.stub->Call(Ctx().get(), request, &held);
+  });
+  ASSERT_TRUE(WaitForPosted(upstream, "hold"));
+  v1::CancelRequest cancel;
+  cancel.set_session_id(session);
+  cancel.set_request_id("held-1");
+  cancel.set_reason("no longer needed");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(sc.stub->Cancel(Ctx().get(), cancel, &cancelled).ok());
+  waiting.join();
+  EXPECT_EQ(held_status.error_code(), grpc::StatusCode::CANCELLED);
+
+  ASSERT_TRUE(WaitForPosted(upstream, "notifications/cancelled"));
+  const std::string hold = PostedBody(upstream, "hold");
+  const std::string id = hold.substr(hold.find("\"id\":") + 5);
+  const std::string notice = PostedBody(upstream, "notifications/cancelled");
+  EXPECT_THAT(notice, HasSubstr("\"requestId\":" +
+                                id.substr(0, id.find_first_of(",}"))));
+  EXPECT_THAT(notice, HasSubstr("no longer needed"));
+  EXPECT_EQ(upstream.streams_opened(), 1);
+  // The session goes on.
+  v1::CallResponse echo;
+  ASSERT_TRUE(Call(sc, session, "tools/call",
+                   R"({"name":"echo","arguments":{"text":"still"}})", &echo)
+                  .ok());
+}
+
 TEST(LegacyTransportTest, LG04_ALostStreamFailsCallsAndTheSessionStartsAgain) {
   FakeLegacyServer upstream;
   TestShadowcat sc = StartShadowcat({upstream.url()});
@@ -223,13 +292,7 @@ TEST(LegacyTransportTest, LG04_ALostStreamFailsCallsAndTheSessionStartsAgain) {
   v1::CallResponse held;
   std::thread waiting(
       [&] { held_status = Call(sc, session, "hold", "{}", &held); });
-  for (int i = 0; i < 500; ++i) {
-    std::vector<std::string> methods = upstream.posted_methods();
-    if (std::find(methods.begin(), methods.end(), "hold") != methods.end()) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  EXPECT_TRUE(WaitForPosted(upstream, "hold"));
   upstream.DropStreams();
   waiting.join();
   EXPECT_EQ(held_status.error_code(), grpc::StatusCode::UNAVAILABLE)

@@ -1,6 +1,7 @@
 // SM-06: when the upstream forgets a session (404 to a request carrying its
 // Mcp-Session-Id), Shadowcat initializes a new one under the same handle and
-// sends again what the upstream refused; what may have run is not repeated.
+// sends again what the upstream refused; what may have run is not repeated
+// unless it only reads or its tool is hinted idempotent (SM-08).
 
 #include <string>
 #include <vector>
@@ -35,16 +36,19 @@ TEST(SessionRecoveryTest, SM06_ARefusedCallIsSentAgainInANewSession) {
       Call(env, session, "tools/call", kEchoParams, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(response.result_json(), HasSubstr("hi there"));
+  // A session-era upstream: the discovery probe (VN-11) fell back once, and
+  // the recovery initializes straight away.
   EXPECT_THAT(Methods(env),
-              testing::ElementsAre("initialize", "notifications/initialized",
-                                   "tools/call", "initialize",
-                                   "notifications/initialized", "tools/call"));
+              testing::ElementsAre("server/discover", "initialize",
+                                   "notifications/initialized", "tools/call",
+                                   "initialize", "notifications/initialized",
+                                   "tools/call"));
   // The new initialize carries nothing of the old session (VN-08).
   std::vector<RecordedRequest> requests = env.upstream->requests();
-  EXPECT_EQ(requests[3].Header("Mcp-Session-Id"), "");
-  EXPECT_EQ(requests[3].Header("MCP-Protocol-Version"), "");
-  EXPECT_EQ(requests[5].Header("Mcp-Session-Id"), "fake-session-1");
-  EXPECT_EQ(requests[5].Header("MCP-Protocol-Version"), "2025-11-25");
+  EXPECT_EQ(requests[4].Header("Mcp-Session-Id"), "");
+  EXPECT_EQ(requests[4].Header("MCP-Protocol-Version"), "");
+  EXPECT_EQ(requests[6].Header("Mcp-Session-Id"), "fake-session-1");
+  EXPECT_EQ(requests[6].Header("MCP-Protocol-Version"), "2025-11-25");
 
   v1::SessionInfo info = Describe(env, session);
   EXPECT_EQ(info.state(), v1::SESSION_STATE_OPEN);
@@ -76,13 +80,6 @@ TEST(SessionRecoveryTest, SM06_WhenReinitializingFailsTheSessionEnds) {
             grpc::StatusCode::NOT_FOUND);
 }
 
-Config FastReconnect() {
-  Config config;
-  config.reconnect_base_delay = absl::Milliseconds(20);
-  config.reconnect_jitter = 0;
-  return config;
-}
-
 // A reply whose stream drops after a first event; its resume gets 404.
 ScriptedReply DropThenForget(Env& env) {
   ResumeBehavior gone;
@@ -98,7 +95,7 @@ ScriptedReply DropThenForget(Env& env) {
 }
 
 TEST(SessionRecoveryTest, SM08_ACallThatMayHaveRunIsAbortedNotRepeated) {
-  Env env = Start({}, FastReconnect());
+  Env env = Start({}, FastReconnectConfig());
   std::string session = Open(env);
   env.upstream->ScriptReply("tools/call", DropThenForget(env));
 
@@ -116,7 +113,7 @@ TEST(SessionRecoveryTest, SM08_ACallThatMayHaveRunIsAbortedNotRepeated) {
 }
 
 TEST(SessionRecoveryTest, SM08_AReadOnlyRequestIsSentAgain) {
-  Env env = Start({}, FastReconnect());
+  Env env = Start({}, FastReconnectConfig());
   std::string session = Open(env);
   env.upstream->ScriptReply("tools/list", DropThenForget(env));
 
@@ -127,6 +124,59 @@ TEST(SessionRecoveryTest, SM08_AReadOnlyRequestIsSentAgain) {
   int lists = 0;
   for (const std::string& m : Methods(env)) lists += m == "tools/list";
   EXPECT_EQ(lists, 2);
+}
+
+// Lists `tools_json` as the upstream's tools, through the session (so it
+// learns their annotations).
+void ListTools(Env& env, const std::string& session,
+               const std::string& tools_json) {
+  ScriptedReply list;
+  list.result_json = R"({"tools":)" + tools_json + "}";
+  env.upstream->ScriptReply("tools/list", list);
+  v1::CallResponse response;
+  ASSERT_TRUE(Call(env, session, "tools/list", "", &response).ok());
+}
+
+// SM-08 with annotations.idempotentHint: a tools/call of a tool the upstream
+// declared idempotent may be sent again like a read-only request.
+TEST(SessionRecoveryTest, SM08_AToolHintedIdempotentIsSentAgain) {
+  Env env = Start({}, FastReconnectConfig());
+  std::string session = Open(env);
+  ListTools(env, session,
+            R"([{"name":"echo","inputSchema":{"type":"object"},)"
+            R"("annotations":{"idempotentHint":true}}])");
+  env.upstream->ScriptReply("tools/call", DropThenForget(env));
+
+  v1::CallResponse response;
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(response.result_json(), HasSubstr("hi there"));
+  int calls = 0;
+  for (const std::string& m : Methods(env)) calls += m == "tools/call";
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(Describe(env, session).reinitializations(), 1u);
+}
+
+// Another tool's hint, or the hint false, does not make a call repeatable.
+TEST(SessionRecoveryTest, SM08_AToolNotHintedIdempotentIsNotRepeated) {
+  Env env = Start({}, FastReconnectConfig());
+  std::string session = Open(env);
+  ListTools(env, session,
+            R"([{"name":"echo","annotations":{"idempotentHint":false,)"
+            R"("readOnlyHint":false}},)"
+            R"({"name":"lookup","annotations":{"idempotentHint":true}}])");
+  env.upstream->ScriptReply("tools/call", DropThenForget(env));
+
+  v1::CallResponse response;
+  grpc::Status status =
+      Call(env, session, "tools/call", kEchoParams, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  int calls = 0;
+  for (const std::string& m : Methods(env)) calls += m == "tools/call";
+  EXPECT_EQ(calls, 1);
+  // The session is usable at once.
+  ASSERT_TRUE(Call(env, session, "tools/call", kEchoParams, &response).ok());
 }
 
 }  // namespace

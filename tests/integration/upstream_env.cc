@@ -95,6 +95,13 @@ v1::SubscribeRequest SubscribeTo(const std::string& session) {
   return request;
 }
 
+Config FastReconnectConfig() {
+  Config config;
+  config.reconnect_base_delay = absl::Milliseconds(20);
+  config.reconnect_jitter = 0;
+  return config;
+}
+
 bool Eventually(const std::function<bool()>& condition,
                 absl::Duration timeout) {
   const absl::Time end = absl::Now() + timeout;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/fakes/fake_mcp_server.h"
 #include "tests/integration/test_env.h"
@@ -48,6 +49,9 @@ std::string Metrics(Env& env);
 std::string OpenWithServerStream(Env& env);
 
 v1::SubscribeRequest SubscribeTo(const std::string& session);
+
+// A config whose reconnects are quick and deterministic: 20 ms, no jitter.
+Config FastReconnectConfig();
 
 // Polls `condition` (cheap, read-only) until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& condition,

@@ -1,9 +1,14 @@
 // Interop with the official TypeScript SDK v2 server
 // (@modelcontextprotocol/server 2.4.0, started by sdk_v2_server.mjs) in the
-// sessionless 2026-07-28 era (requirements section 13), and, from the same
-// dual-era server, in the 2025 session era.
+// sessionless 2026-07-28 era (requirements section 13): discovery, calls,
+// multi-round-trip input, progress on a CallStream, cancellation by closing
+// the stream, subscriptions/listen behind Subscribe; and, from the same
+// dual-era server, the era chosen without a pin (VN-11) and the 2025 session
+// era when the probe is turned off.
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,19 +20,45 @@ namespace shadowcat {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class SdkV2InteropTest : public ::testing::Test {
  protected:
-  void Start(std::vector<std::string> args) {
+  void Start(std::vector<std::string> args, Config config = {}) {
     args.push_back("--log-requests");
     absl::StatusOr<NodePeer> peer = StartNodePeer(
         "sdk_v2_server.mjs", args,
         {"@modelcontextprotocol/server", "@modelcontextprotocol/node"});
     ASSERT_TRUE(peer.ok()) << peer.status();
     peer_ = *std::move(peer);
-    shadowcat_ = StartShadowcat({peer_.url});
+    shadowcat_ = StartShadowcat({peer_.url}, config);
     ASSERT_NE(shadowcat_.server, nullptr);
+  }
+
+  // A session pinned to 2026-07-28.
+  std::string OpenModern() {
+    v1::OpenSessionResponse opened;
+    grpc::Status status = Open("2026-07-28", &opened);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(opened.era(), v1::PROTOCOL_ERA_SESSIONLESS);
+    return opened.session_id();
+  }
+
+  v1::SessionInfo Describe(const std::string& session) {
+    v1::GetSessionRequest get;
+    get.set_session_id(session);
+    v1::SessionInfo info;
+    grpc::Status status = shadowcat_.stub->GetSession(Ctx().get(), get, &info);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return info;
+  }
+
+  // Whether the peer logged a line starting with `prefix` (--log-requests),
+  // waiting up to `timeout`.
+  bool PeerLogged(const std::string& prefix,
+                  absl::Duration timeout = absl::Seconds(5)) {
+    return peer_.process->WaitForLine(prefix, timeout).ok();
   }
 
   grpc::Status Open(const std::string& version,
@@ -96,13 +127,11 @@ TEST_F(SdkV2InteropTest, PinnedModernEraCallsAndAMultiRoundTripTool) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(FirstText(second.result_json()), "deployed to prod");
 
-  v1::GetSessionRequest get;
-  get.set_session_id(session);
-  v1::SessionInfo info;
-  ASSERT_TRUE(shadowcat_.stub->GetSession(Ctx().get(), get, &info).ok());
+  v1::SessionInfo info = Describe(session);
   EXPECT_EQ(info.era(), v1::PROTOCOL_ERA_SESSIONLESS);
   EXPECT_FALSE(info.has_upstream_session());
-  EXPECT_EQ(info.server_stream(), v1::SERVER_STREAM_STATUS_UNSUPPORTED);
+  // No GET in this era; subscriptions/listen waits for a Subscribe.
+  EXPECT_EQ(info.server_stream(), v1::SERVER_STREAM_STATUS_NOT_OPENED);
 
   v1::CloseSessionRequest close;
   close.set_session_id(session);
@@ -141,9 +170,31 @@ TEST_F(SdkV2InteropTest, VN10_AModernOnlyServerIsReachedWithoutAPin) {
   EXPECT_EQ(FirstText(echo.result_json()), "found");
 }
 
-// The same dual-era server, opened without a pin, serves the 2025 session era.
-TEST_F(SdkV2InteropTest, TheDualEraServerAlsoServesTheSessionEra) {
+// VN-11: a dual-era server opened without a pin gets the newest era both
+// speak: server/discover answers the modern way, so no initialize follows.
+TEST_F(SdkV2InteropTest, VN11_ADualEraServerGetsTheModernEraWithoutAPin) {
   Start({});
+  v1::OpenSessionResponse opened;
+  grpc::Status status = Open("", &opened);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(opened.era(), v1::PROTOCOL_ERA_SESSIONLESS);
+  EXPECT_EQ(opened.protocol_version(), "2026-07-28");
+  v1::CallResponse echo;
+  status = Call(opened.session_id(), "tools/call",
+                R"({"name":"echo","arguments":{"text":"newest"}})", &echo);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(FirstText(echo.result_json()), "newest");
+  EXPECT_TRUE(PeerLogged("HTTP POST mcp-method=server/discover"));
+  // initialize (a session-era POST) carries no Mcp-Method.
+  EXPECT_FALSE(PeerLogged("HTTP POST mcp-method=-", absl::Milliseconds(200)));
+}
+
+// The same dual-era server with --prefer_modern_era=false serves the 2025
+// session era through initialize.
+TEST_F(SdkV2InteropTest, TheDualEraServerAlsoServesTheSessionEra) {
+  Config config;
+  config.prefer_modern_era = false;
+  Start({}, config);
   v1::OpenSessionResponse opened;
   grpc::Status status = Open("", &opened);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -154,6 +205,142 @@ TEST_F(SdkV2InteropTest, TheDualEraServerAlsoServesTheSessionEra) {
                 R"({"name":"echo","arguments":{"text":"old"}})", &echo);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(FirstText(echo.result_json()), "old");
+  EXPECT_FALSE(PeerLogged("HTTP POST mcp-method=server/discover",
+                          absl::Milliseconds(200)));
+}
+
+// Progress on a modern CallStream comes on the request's own response stream;
+// two calls with the same caller token each get only their own (PX-02), then
+// their result.
+TEST_F(SdkV2InteropTest, PX02_ModernProgressReachesEachCallStreamThenResult) {
+  Start({});
+  const std::string session = OpenModern();
+  StreamOutcome three;
+  std::thread other([&] {
+    three = RunCallStream(
+        *shadowcat_.stub,
+        ToolCall(session, "slow", R"({"steps":3,"delayMs":30})", "same"),
+        nullptr);
+  });
+  StreamOutcome four = RunCallStream(
+      *shadowcat_.stub,
+      ToolCall(session, "slow", R"({"steps":4,"delayMs":30})", "same"),
+      nullptr);
+  other.join();
+  for (const StreamOutcome* outcome : {&three, &four}) {
+    ASSERT_TRUE(outcome->status.ok()) << outcome->status.error_message();
+    for (const v1::ServerMessage& message : outcome->Messages()) {
+      EXPECT_THAT(message.message_json(),
+                  HasSubstr(R"("progressToken":"same")"));
+    }
+  }
+  EXPECT_THAT(ProgressValues(three.Messages()), ElementsAre(1, 2, 3));
+  EXPECT_THAT(ProgressValues(four.Messages()), ElementsAre(1, 2, 3, 4));
+  ASSERT_TRUE(three.Response().has_value());
+  EXPECT_EQ(FirstText(three.Response()->result_json()), "done after 3 steps");
+  ASSERT_TRUE(four.Response().has_value());
+  EXPECT_EQ(FirstText(four.Response()->result_json()), "done after 4 steps");
+  // The response is the last event.
+  EXPECT_TRUE(four.events.back().has_response());
+}
+
+// CN-07: a modern call is cancelled by closing its response stream. The peer
+// sees its request aborted, and no notifications/cancelled is POSTed, whether
+// the backend cancels the gRPC call or uses the Cancel RPC.
+class SdkV2CancelTest : public SdkV2InteropTest,
+                        public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SdkV2CancelTest, CN07_CancellingClosesTheStreamWithoutANotification) {
+  const bool use_cancel_rpc = GetParam();
+  Start({});
+  const std::string session = OpenModern();
+  v1::CallRequest request =
+      ToolCall(session, "slow", R"({"steps":100,"delayMs":100})", "p");
+  request.set_request_id("slow-1");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
+  std::unique_ptr<grpc::ClientReader<v1::CallStreamEvent>> reader =
+      shadowcat_.stub->CallStream(&context, request);
+  v1::CallStreamEvent event;
+  bool progressed = false;
+  while (!progressed && reader->Read(&event)) progressed = event.has_message();
+  ASSERT_TRUE(progressed) << "no progress before the cancel";
+  if (use_cancel_rpc) {
+    v1::CancelRequest cancel;
+    cancel.set_session_id(session);
+    cancel.set_request_id("slow-1");
+    v1::CancelResponse cancelled;
+    grpc::Status status =
+        shadowcat_.stub->Cancel(Ctx().get(), cancel, &cancelled);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  } else {
+    context.TryCancel();
+  }
+  while (reader->Read(&event)) {
+    EXPECT_FALSE(event.has_response()) << "the call was not cancelled";
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(PeerLogged("ABORTED slow"));
+  EXPECT_EQ(Describe(session).requests_in_flight(), 0u);
+  // Nothing but the call went upstream: no notifications/cancelled (with or
+  // without its Mcp-Method header).
+  EXPECT_FALSE(PeerLogged("HTTP POST mcp-method=notifications/",
+                          absl::Milliseconds(300)));
+  EXPECT_FALSE(PeerLogged("HTTP POST mcp-method=-", absl::Milliseconds(10)));
+}
+
+INSTANTIATE_TEST_SUITE_P(GrpcCancelOrCancelRpc, SdkV2CancelTest,
+                         ::testing::Bool(), [](const auto& info) {
+                           return info.param ? "CancelRpc" : "GrpcCancel";
+                         });
+
+// Section 13 item 2: Subscribe on a modern session opens subscriptions/listen
+// for the list changes the server advertises; what it carries reaches the
+// subscriber with sequence numbers, the acknowledgement first. The stream
+// ends when the last subscriber leaves.
+TEST_F(SdkV2InteropTest, SubscribeListensForListChanges) {
+  Start({});
+  const std::string session = OpenModern();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
+  v1::SubscribeRequest subscribe;
+  subscribe.set_session_id(session);
+  std::unique_ptr<grpc::ClientReader<v1::ServerMessage>> reader =
+      shadowcat_.stub->Subscribe(&context, subscribe);
+
+  v1::ServerMessage ack;
+  ASSERT_TRUE(reader->Read(&ack));
+  EXPECT_EQ(ack.method(), "notifications/subscriptions/acknowledged");
+  EXPECT_EQ(ack.sequence(), 1u);
+  EXPECT_THAT(ack.message_json(), HasSubstr(R"("toolsListChanged":true)"));
+  EXPECT_TRUE(PeerLogged("HTTP POST mcp-method=subscriptions/listen"));
+  EXPECT_EQ(Describe(session).server_stream(), v1::SERVER_STREAM_STATUS_OPEN);
+
+  v1::CallResponse touched;
+  grpc::Status status =
+      Call(session, "tools/call", R"({"name":"touch_tools","arguments":{}})",
+           &touched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::ServerMessage changed;
+  ASSERT_TRUE(reader->Read(&changed));
+  EXPECT_EQ(changed.method(), "notifications/tools/list_changed");
+  EXPECT_EQ(changed.sequence(), 2u);
+  EXPECT_THAT(changed.message_json(),
+              HasSubstr("io.modelcontextprotocol/subscriptionId"));
+
+  context.TryCancel();
+  reader->Finish();
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (Describe(session).server_stream() == v1::SERVER_STREAM_STATUS_OPEN &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(Describe(session).server_stream(),
+            v1::SERVER_STREAM_STATUS_NOT_OPENED);
+  // One listen request in all, and no GET.
+  EXPECT_FALSE(PeerLogged("HTTP POST mcp-method=subscriptions/listen",
+                          absl::Milliseconds(200)));
+  EXPECT_FALSE(PeerLogged("HTTP GET", absl::Milliseconds(10)));
 }
 
 }  // namespace

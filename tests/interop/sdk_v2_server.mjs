@@ -14,7 +14,13 @@
 //
 // Tools: echo {text} -> text; deploy {env}: a multi-round-trip tool that first answers
 // input_required with an elicitation `confirm` (and requestState "deploy:<env>"), then, when
-// retried with inputResponses.confirm accepted with {confirm: true}, "deployed to <env>".
+// retried with inputResponses.confirm accepted with {confirm: true}, "deployed to <env>";
+// slow {steps, delayMs}: sends notifications/progress 1..steps (to the request's
+// progressToken), one every delayMs, then answers "done after <steps> steps"; when the
+// request is aborted first (the client closed its response stream: the 2026-07-28
+// cancellation) it prints `ABORTED slow` on stdout; touch_tools: publishes
+// notifications/tools/list_changed to every open subscriptions/listen stream that asked
+// for it, then answers "touched".
 
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -60,12 +66,51 @@ function newServer() {
       return { content: [{ type: 'text', text: `deployed to ${env}` }] };
     },
   );
+  server.registerTool(
+    'slow',
+    {
+      description: 'Reports progress step by step, then answers',
+      inputSchema: z.object({ steps: z.number().int(), delayMs: z.number().int() }),
+    },
+    async ({ steps, delayMs }, ctx) => {
+      const token = ctx.mcpReq._meta?.progressToken;
+      const { signal } = ctx.mcpReq;
+      for (let step = 1; step <= steps; step++) {
+        if (token !== undefined) {
+          await ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: step, total: steps },
+          });
+        }
+        const aborted = await new Promise((resolve) => {
+          if (signal.aborted) return resolve(true);
+          const timer = setTimeout(() => resolve(false), delayMs);
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(true);
+          }, { once: true });
+        });
+        if (aborted) {
+          console.log('ABORTED slow');
+          return { content: [{ type: 'text', text: 'aborted' }] };
+        }
+      }
+      return { content: [{ type: 'text', text: `done after ${steps} steps` }] };
+    },
+  );
+  server.registerTool(
+    'touch_tools',
+    { description: 'Announces that the tool list changed', inputSchema: z.object({}) },
+    async () => {
+      mcpHandler.notify.toolsChanged();
+      return { content: [{ type: 'text', text: 'touched' }] };
+    },
+  );
   return server;
 }
 
-const handler = toNodeHandler(
-  createMcpHandler(newServer, args['modern-only'] ? { legacy: 'reject' } : {}),
-);
+const mcpHandler = createMcpHandler(newServer, args['modern-only'] ? { legacy: 'reject' } : {});
+const handler = toNodeHandler(mcpHandler);
 const httpServer = http.createServer((req, res) => {
   if (args['log-requests']) {
     const h = (name) => req.headers[name] ?? '-';

@@ -74,5 +74,18 @@ TEST(ReconnectPolicyTest, RZ10_AttemptsAreBoundedByProgress) {
   }
 }
 
+// A subscriptions/listen opened afresh by a new Subscribe after the last one
+// gave up gets every attempt again.
+TEST(ReconnectPolicyTest, ResetStartsOver) {
+  ReconnectPolicy policy(NoJitter());
+  for (int i = 0; i < 4; ++i) policy.OnConnectionEnded(false);
+  ASSERT_FALSE(policy.ShouldRetry());
+  policy.Reset();
+  EXPECT_TRUE(policy.ShouldRetry());
+  absl::BitGen gen;
+  EXPECT_EQ(policy.NextDelay(std::nullopt, gen),
+            ReconnectPolicy(NoJitter()).NextDelay(std::nullopt, gen));
+}
+
 }  // namespace
 }  // namespace shadowcat
