@@ -17,7 +17,7 @@
 namespace shadowcat {
 namespace {
 
-constexpr size_t kMaxOutput = 1 << 20;
+constexpr size_t kMaxOutput = 64 << 10;
 
 struct Outcome {
   absl::Status status;
