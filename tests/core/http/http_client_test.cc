@@ -331,21 +331,36 @@ TEST(HttpClientTest, ReadTimeoutCountsFromTheLastBytesNotTheFirst) {
   ExpectCleanCallbacks(rec);
 }
 
-// SS-02: a POST's SSE stream is ended by the server right after its response.
-// Drain() reads that end instead of closing the connection, so it is pooled.
-TEST(HttpClientTest, DrainPoolsAConnectionWhoseBodyEndsWithinBudget) {
-  Harness h([](size_t, HttpServerRequest,
-               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
+// A POST answered with an SSE stream whose first event has arrived and whose
+// end the server holds: the moment a session calls Drain().
+Script HeldSseResponse() {
+  return [](size_t, HttpServerRequest,
+            std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
     writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
     writer->WriteChunk("data: response\n\n");
     log.Hold(std::move(writer));
-  });
-  auto rec = std::make_shared<Recorder>();
+  };
+}
+
+// Starts the POST, waits for the response event, then drains from the strand.
+std::shared_ptr<HttpExchange> StartThenDrain(
+    Harness& h, const std::shared_ptr<Recorder>& rec, size_t max_bytes,
+    absl::Duration timeout) {
   auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
-  ASSERT_TRUE(rec->WaitBody(1));
+  EXPECT_TRUE(rec->WaitBody(1));
+  asio::post(h.strand(), [exchange, max_bytes, timeout] {
+    exchange->Drain(max_bytes, timeout);
+  });
+  return exchange;
+}
+
+// SS-02: a POST's SSE stream is ended by the server right after its response.
+// Drain() reads that end instead of closing the connection, so it is pooled.
+TEST(HttpClientTest, DrainPoolsAConnectionWhoseBodyEndsWithinBudget) {
+  Harness h(HeldSseResponse());
+  auto rec = std::make_shared<Recorder>();
+  auto exchange = StartThenDrain(h, rec, 64 << 10, absl::Seconds(10));
   const std::string seen = rec->Body();
-  asio::post(h.strand(),
-             [exchange] { exchange->Drain(64 << 10, absl::Seconds(10)); });
   auto writer = h.log().WaitHeld();
   ASSERT_NE(writer, nullptr);
   writer->WriteChunk(": after the response\n\n");
@@ -358,17 +373,9 @@ TEST(HttpClientTest, DrainPoolsAConnectionWhoseBodyEndsWithinBudget) {
 }
 
 TEST(HttpClientTest, DrainClosesABodyThatOutgrowsItsBudget) {
-  Harness h([](size_t, HttpServerRequest,
-               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
-    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-    writer->WriteChunk("data: response\n\n");
-    log.Hold(std::move(writer));
-  });
+  Harness h(HeldSseResponse());
   auto rec = std::make_shared<Recorder>();
-  auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
-  ASSERT_TRUE(rec->WaitBody(1));
-  asio::post(h.strand(),
-             [exchange] { exchange->Drain(100, absl::Seconds(10)); });
+  auto exchange = StartThenDrain(h, rec, 100, absl::Seconds(10));
   auto writer = h.log().WaitHeld();
   ASSERT_NE(writer, nullptr);
   writer->WriteChunk(std::string(4096, 'z'));
@@ -379,18 +386,9 @@ TEST(HttpClientTest, DrainClosesABodyThatOutgrowsItsBudget) {
 }
 
 TEST(HttpClientTest, DrainClosesABodyThatDoesNotEndInTime) {
-  Harness h([](size_t, HttpServerRequest,
-               std::shared_ptr<HttpResponseWriter> writer, ServerLog& log) {
-    writer->StartStream(200, {{"Content-Type", "text/event-stream"}});
-    writer->WriteChunk("data: response\n\n");
-    log.Hold(std::move(writer));
-  });
+  Harness h(HeldSseResponse());
   auto rec = std::make_shared<Recorder>();
-  auto exchange = h.Start(h.Request("POST", "/mcp", "{}"), rec);
-  ASSERT_TRUE(rec->WaitBody(1));
-  asio::post(h.strand(), [exchange] {
-    exchange->Drain(64 << 10, absl::Milliseconds(200));
-  });
+  auto exchange = StartThenDrain(h, rec, 64 << 10, absl::Milliseconds(200));
   ASSERT_TRUE(rec->WaitDone());
   EXPECT_EQ(rec->Status().code(), absl::StatusCode::kDeadlineExceeded)
       << rec->Status();
