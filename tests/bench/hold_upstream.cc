@@ -35,6 +35,13 @@ class HoldUpstream::Streams
     if (message.kind != McpMessageKind::kRequest) {
       return SendHttpReply(*writer, AcceptedHttpReply());
     }
+    if (message.method == "server/discover") {
+      // A session-era server: Shadowcat's era probe (VN-11) falls back to
+      // initialize. Held, the probe would stall every OpenSession.
+      return SendHttpReply(
+          *writer, JsonHttpReply(200, JsonRpcErrorJson(message.id, -32601,
+                                                       "Method not found")));
+    }
     if (message.method != "initialize") return Hold(std::move(writer));
     const std::string version =
         NegotiateMcpProtocolVersion(McpRequestedProtocolVersion(message));
