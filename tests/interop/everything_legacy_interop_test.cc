@@ -135,5 +135,58 @@ TEST(EverythingLegacyInteropTest, SamplingReachesTheOnlyCallStream) {
   EXPECT_THAT(response->result_json(), HasSubstr("hi from the backend"));
 }
 
+// Subscribe on the legacy transport: a notification on the one SSE stream that
+// no CallStream takes (here server-everything's simulated logging, started by
+// a unary call) reaches the subscriber with a sequence number; closing the
+// session ends the subscription cleanly.
+TEST(EverythingLegacyInteropTest, SubscribeReceivesTheStreamsNotifications) {
+  absl::StatusOr<NodePeer> peer =
+      StartNodePeer("everything_server.mjs", {"--transport", "sse"},
+                    {"@modelcontextprotocol/server-everything"}, "/sse");
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  TestShadowcat shadowcat = StartShadowcat({peer->url});
+  v1::OpenSessionRequest open;
+  open.set_upstream_url(peer->url);
+  v1::OpenSessionResponse opened;
+  grpc::Status status = shadowcat.stub->OpenSession(Ctx().get(), open, &opened);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(opened.transport(), v1::UPSTREAM_TRANSPORT_LEGACY_HTTP_SSE);
+  const std::string session = opened.session_id();
+
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
+  v1::SubscribeRequest subscribe;
+  subscribe.set_session_id(session);
+  // From the first buffered message: the notification may come before the
+  // subscription is in.
+  subscribe.set_after_sequence(0);
+  std::unique_ptr<grpc::ClientReader<v1::ServerMessage>> reader =
+      shadowcat.stub->Subscribe(&context, subscribe);
+  v1::CallRequest toggle;
+  toggle.set_session_id(session);
+  toggle.set_method("tools/call");
+  toggle.set_params_json(
+      R"({"name":"toggle-simulated-logging","arguments":{}})");
+  v1::CallResponse toggled;
+  status = shadowcat.stub->Call(Ctx().get(), toggle, &toggled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // Whatever else the server announced first, in sequence.
+  v1::ServerMessage message;
+  uint64_t expected = 1;
+  while (reader->Read(&message)) {
+    EXPECT_EQ(message.sequence(), expected++);
+    if (message.method() == "notifications/message") break;
+  }
+  EXPECT_EQ(message.method(), "notifications/message");
+
+  v1::CloseSessionRequest close;
+  close.set_session_id(session);
+  v1::CloseSessionResponse closed;
+  ASSERT_TRUE(shadowcat.stub->CloseSession(Ctx().get(), close, &closed).ok());
+  while (reader->Read(&message)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
 }  // namespace
 }  // namespace shadowcat
