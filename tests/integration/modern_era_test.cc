@@ -249,7 +249,9 @@ TEST(DiscoveryProbeTest,
     std::string session = Open(env, &status);
     EXPECT_EQ(status.ok(), speaks_ours) << status.error_message();
     EXPECT_EQ(Requests(env, "initialize").size(), speaks_ours ? 1u : 0u);
-    if (!speaks_ours) EXPECT_THAT(status.error_message(), HasSubstr("-32022"));
+    if (!speaks_ours) {
+      EXPECT_THAT(status.error_message(), HasSubstr("-32022"));
+    }
   }
 }
 
