@@ -80,13 +80,20 @@ void UpstreamStream::Start() {
   } else {
     std::shared_ptr<UpstreamStreamDelegate> d = delegate();
     if (d == nullptr) return;
-    request.method = "GET";
-    request.headers = d->StreamHeaders();
-    request.headers.insert(request.headers.end(), options_.get_headers.begin(),
-                           options_.get_headers.end());
-    request.headers.emplace_back("Accept", "text/event-stream");  // SS-03
+    request = GetRequest(*d);
   }
   Connect(std::move(request));
+}
+
+HttpRequest UpstreamStream::GetRequest(UpstreamStreamDelegate& d) const {
+  HttpRequest request;
+  request.method = "GET";  // RZ-02: resumption is always a GET too
+  request.url = options_.url;
+  request.headers = d.StreamHeaders();
+  request.headers.insert(request.headers.end(), options_.get_headers.begin(),
+                         options_.get_headers.end());
+  request.headers.emplace_back("Accept", "text/event-stream");  // SS-03
+  return request;
 }
 
 void UpstreamStream::Connect(HttpRequest request) {
@@ -393,13 +400,7 @@ void UpstreamStream::Reconnect() {
   if (d == nullptr) return;
   ++reconnects_;
   resumed_connection_ = true;
-  HttpRequest request;
-  request.method = "GET";  // RZ-02: resumption is always a GET
-  request.url = options_.url;
-  request.headers = d->StreamHeaders();
-  request.headers.insert(request.headers.end(), options_.get_headers.begin(),
-                         options_.get_headers.end());
-  request.headers.emplace_back("Accept", "text/event-stream");
+  HttpRequest request = GetRequest(*d);
   // RZ-12: only a non-empty cursor is sent.
   if (!parser_.last_event_id().empty()) {
     request.headers.emplace_back("Last-Event-ID", parser_.last_event_id());

@@ -155,6 +155,9 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
 
   void Connect(HttpRequest request);
   void Reconnect();
+  // A GET of this stream's URL: the session's stream headers, the
+  // stream's own (trace context) and Accept. Start() and Reconnect() add to it.
+  HttpRequest GetRequest(UpstreamStreamDelegate& d) const;
   void OnHead(const HttpResponseHead& head);
   void OnBody(absl::string_view chunk);
   void OnSseEvent(const SseEvent& event);
