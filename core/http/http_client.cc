@@ -406,7 +406,6 @@ class ExchangeImpl : public HttpExchange,
 
   void StartResponse() {
     phase_ = Phase::kReading;
-    body_buffer_.resize(std::max<size_t>(options_.read_buffer_bytes, 1));
     NewParser();
     Process();
   }
@@ -420,16 +419,49 @@ class ExchangeImpl : public HttpExchange,
     if (head_request_) parser_->skip(true);
   }
 
+  size_t ReadBufferBytes() const {
+    return std::max<size_t>(options_.read_buffer_bytes, 1);
+  }
+
   void DoRead() {
     if (done_ || read_in_flight_ || paused_.load() || cancel_requested_.load())
       return;
     read_in_flight_ = true;
     ArmTimer(options_.read_timeout);
-    conn_->AsyncReadSome(
-        buffer_.prepare(std::max<size_t>(options_.read_buffer_bytes, 1)),
-        strand_, [self = shared_from_this()](ErrorCode ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+    if (request_.mostly_idle && buffer_.size() == 0 && !conn_->is_tls()) {
+      // Nothing half-parsed is kept, so the buffers can go until bytes come.
+      buffer_.shrink_to_fit();
+      std::string().swap(body_buffer_);
+      std::string().swap(decoded_buffer_);
+      conn_->AsyncWaitReadable(
+          strand_,
+          [self = shared_from_this()](ErrorCode ec) { self->OnReadable(ec); });
+      return;
+    }
+    conn_->AsyncReadSome(buffer_.prepare(ReadBufferBytes()), strand_,
+                         [self = shared_from_this()](ErrorCode ec, size_t n) {
+                           self->OnRead(ec, n);
+                         });
+  }
+
+  void OnReadable(ErrorCode ec) {
+    if (ec) {
+      OnRead(ec, 0);
+      return;
+    }
+    if (done_) {
+      read_in_flight_ = false;
+      return;
+    }
+    const size_t bytes =
+        conn_->ReadSomeNow(buffer_.prepare(ReadBufferBytes()), ec);
+    if (ec == asio::error::would_block) {
+      // Readable, yet nothing there by now: wait again.
+      read_in_flight_ = false;
+      DoRead();
+      return;
+    }
+    OnRead(ec, bytes);
   }
 
   void OnRead(ErrorCode ec, size_t bytes) {
@@ -540,6 +572,7 @@ class ExchangeImpl : public HttpExchange,
         continue;
       }
       if (paused_.load()) return;
+      if (body_buffer_.empty()) body_buffer_.resize(ReadBufferBytes());
       auto& body = parser_->get().body();
       body.data = body_buffer_.data();
       body.size = body_buffer_.size();
@@ -593,6 +626,7 @@ class ExchangeImpl : public HttpExchange,
   bool DrainDecoder() {
     while (!decoder_->NeedsInput()) {
       if (done_ || paused_.load() || cancel_requested_.load()) return false;
+      if (decoded_buffer_.empty()) decoded_buffer_.resize(ReadBufferBytes());
       absl::StatusOr<size_t> n =
           decoder_->Read(decoded_buffer_.data(), decoded_buffer_.size());
       if (!n.ok()) {
@@ -642,13 +676,16 @@ class ExchangeImpl : public HttpExchange,
       }
       head.redirect_refusal = std::move(decision.refusal);
     }
+    // Answered and not redirected: the request cannot go again (no retry
+    // after response bytes), so what only a resend needs can go. A GET
+    // stream lives for hours; this is most of what it held.
+    wire_ = {};
+    request_.headers = {};
+    visited_ = {};
     absl::StatusOr<std::unique_ptr<ContentDecoder>> decoder =
         ContentDecoder::Create(ContentEncoding(head.headers));
     if (decoder.ok()) {
       decoder_ = *std::move(decoder);
-      if (decoder_ != nullptr) {
-        decoded_buffer_.resize(std::max<size_t>(options_.read_buffer_bytes, 1));
-      }
     } else {
       decode_status_ = FromOrigin(decoder.status());
     }

@@ -74,6 +74,11 @@ struct HttpRequest {
   // client.
   HeaderList headers;
   std::string body;
+  // For a response that mostly waits (the GET stream, subscriptions/listen):
+  // between reads over plain TCP the exchange holds no read or body buffer,
+  // waiting for readability instead, at one more system call per read. Ten
+  // thousand idle streams then cost no 160 MiB of empty buffers.
+  bool mostly_idle = false;
 };
 
 struct HttpResponseHead {

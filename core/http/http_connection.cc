@@ -139,6 +139,37 @@ void HttpConnection::AsyncReadSome(asio::mutable_buffer buffer,
   }
 }
 
+void HttpConnection::AsyncWaitReadable(
+    asio::any_io_executor executor,
+    absl::AnyInvocable<void(ErrorCode)> on_done) {
+  // A peeking receive rather than async_wait(wait_read): Asio tries a
+  // receive before waiting, under the descriptor's lock, so bytes that came
+  // before the wait started are not missed on the edge-triggered epoll.
+  plain_->async_receive(
+      asio::buffer(&peek_byte_, 1), Socket::message_peek,
+      asio::bind_executor(
+          std::move(executor),
+          [self = shared_from_this(), on_done = std::move(on_done)](
+              ErrorCode ec, size_t) mutable { on_done(ec); }));
+}
+
+size_t HttpConnection::ReadSomeNow(asio::mutable_buffer buffer, ErrorCode& ec) {
+  ec = {};
+  // MSG_DONTWAIT on the call, so the socket's mode (Asio's to manage) is
+  // left alone.
+  const ssize_t n = ::recv(plain_->native_handle(), buffer.data(),
+                           buffer.size(), MSG_DONTWAIT);
+  if (n > 0) return static_cast<size_t>(n);
+  if (n == 0) {
+    ec = asio::error::eof;
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    ec = asio::error::would_block;
+  } else {
+    ec = ErrorCode(errno, boost::system::system_category());
+  }
+  return 0;
+}
+
 bool HttpConnection::LooksReusable() {
   if (tls_stream_.has_value()) {
     // Bytes OpenSSL already holds (a decrypted record, or ciphertext that

@@ -71,6 +71,20 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void AsyncReadSome(boost::asio::mutable_buffer buffer,
                      boost::asio::any_io_executor executor, IoHandler on_done);
 
+  // Plain TCP only (a TLS stream keeps OpenSSL's record buffers anyway):
+  // on_done once bytes, the peer's close or an error wait on the socket,
+  // with no buffer held meanwhile. Then ReadSomeNow() takes them. One more
+  // system call per read than AsyncReadSome, for streams that mostly wait.
+  void AsyncWaitReadable(
+      boost::asio::any_io_executor executor,
+      absl::AnyInvocable<void(boost::system::error_code)> on_done);
+
+  // Plain TCP only: what is waiting, without blocking. Returns the bytes
+  // read; `ec` is asio::error::eof at the peer's close, would_block when
+  // nothing waits.
+  size_t ReadSomeNow(boost::asio::mutable_buffer buffer,
+                     boost::system::error_code& ec);
+
   // True when the last eof came without a TLS close_notify, so a body
   // delimited by the close may have been cut by an attacker.
   bool truncated() const { return truncated_; }
@@ -104,6 +118,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<Socket> plain_;
   std::optional<TlsStream> tls_stream_;
   bool truncated_ = false;
+  char peek_byte_ = 0;  // AsyncWaitReadable's one-byte MSG_PEEK target.
 };
 
 }  // namespace shadowcat

@@ -412,7 +412,9 @@ class Session : public UpstreamStreamDelegate,
   uint32_t reinitializations_ = 0;
   // SM-06 bookkeeping, while kRecovering.
   std::vector<std::string> awaiting_recovery_;
-  std::deque<std::pair<CallParams, std::shared_ptr<EventSink>>> queued_calls_;
+  // A vector, not a deque: libstdc++'s deque allocates 576 bytes when made,
+  // and every session has one of these, nearly always empty.
+  std::vector<std::pair<CallParams, std::shared_ptr<EventSink>>> queued_calls_;
   bool reopen_server_stream_ = false;
   // Legacy HTTP+SSE: the transport in use, the `endpoint` URL POSTs go to
   // (unset until the stream named it), the initialize waiting for it, and why

@@ -96,6 +96,7 @@ void Session::OpenListenStream() {
   AddModernRequestHeaders(kListenMethod, params, options.post_headers);
   options.post_body = BuildRequest(listen_.id_raw, kListenMethod, params);
   options.expects_response = true;
+  options.mostly_idle = true;
   options.resumable = false;
   get_stream_ = NewStream(std::move(options), *std::move(permits));
   server_stream_ = ServerStreamStatus::kOpen;

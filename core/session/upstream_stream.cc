@@ -77,6 +77,7 @@ void UpstreamStream::Start() {
     request.headers.emplace_back("Accept",
                                  "application/json, text/event-stream");
     request.body = options_.post_body;
+    request.mostly_idle = options_.mostly_idle;
   } else {
     std::shared_ptr<UpstreamStreamDelegate> d = delegate();
     if (d == nullptr) return;
@@ -93,6 +94,7 @@ HttpRequest UpstreamStream::GetRequest(UpstreamStreamDelegate& d) const {
   request.headers.insert(request.headers.end(), options_.get_headers.begin(),
                          options_.get_headers.end());
   request.headers.emplace_back("Accept", "text/event-stream");  // SS-03
+  request.mostly_idle = true;
   return request;
 }
 

@@ -85,6 +85,10 @@ struct UpstreamStreamOptions {
   HeaderList post_headers;
   std::string post_body;
   bool expects_response = false;
+  // kPost: a long-lived stream that mostly waits (subscriptions/listen), read
+  // without holding buffers while idle (HttpRequest::mostly_idle). GETs
+  // always are.
+  bool mostly_idle = false;
   // Legacy HTTP+SSE (LG-01): a request's response comes on the session's SSE
   // stream, so 202 is the expected answer to its POST, not an error (SH-06).
   bool response_elsewhere = false;
