@@ -1,7 +1,16 @@
 // HttpClient against https upstreams: a test PKI generated at run time and a
 // local TLS server on 127.0.0.1:0. No network.
 
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -41,9 +50,9 @@ struct Result {
 class Client {
  public:
   explicit Client(const std::string& ca_pem, TlsOptions tls = {},
-                  HttpClientOptions options = {})
+                  HttpClientOptions options = {}, bool system_cas = false)
       : guard_(asio::make_work_guard(ioc_)) {
-    tls.use_system_ca = false;
+    tls.use_system_ca = system_cas;
     if (!ca_pem.empty()) {
       tls.ca_file =
           WriteTempFile(absl::StrCat("ca-", Counter(), ".pem"), ca_pem);
@@ -329,6 +338,70 @@ TEST(HttpClientTlsTest, HttpAndHttpsAreDifferentPoolOrigins) {
       "GET", absl::StrCat("http://127.0.0.1:", server.port(), "/mcp"));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable) << r.status;
   EXPECT_EQ(server.Requests().size(), 1u);
+}
+
+// OpenSSL's name for `cert_pem` in a hashed CA directory: "5ad8a5d6.0".
+std::string HashedName(const std::string& cert_pem) {
+  BIO* bio =
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  EXPECT_NE(cert, nullptr);
+  if (cert == nullptr) return "";
+  char name[32];
+  std::snprintf(name, sizeof(name), "%08lx.0", X509_subject_name_hash(cert));
+  X509_free(cert);
+  return name;
+}
+
+// Sets an environment variable (or unsets it, for nullptr) for a scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name); old != nullptr) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_.has_value()) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The system CAs come from the hashed directory when the system has one, so
+// no bundle is parsed at start: a CA is found there, under its hash, when a
+// handshake needs it, and one that is not there is still unknown.
+TEST(TlsContextTest, SystemCasAreLookedUpInTheHashedDirectory) {
+  TestCa ca("directory ca");
+  TestCa other("other ca");
+  TlsTestServer server({ca.Issue(LocalServer()), ""});
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) / "hashed-cas";
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / HashedName(other.cert_pem())) << other.cert_pem(); }
+  ScopedEnv cert_dir("SSL_CERT_DIR", dir.c_str());
+  ScopedEnv no_bundle("SSL_CERT_FILE", nullptr);
+  {
+    Client client("", {}, {}, /*system_cas=*/true);
+    ExpectUnavailableWith(
+        client.Fetch("GET", HttpsUrl("127.0.0.1", server.port())),
+        "unknown issuer");
+  }
+  { std::ofstream(dir / HashedName(ca.cert_pem())) << ca.cert_pem(); }
+  Client client("", {}, {}, /*system_cas=*/true);
+  Result r = client.Fetch("GET", HttpsUrl("127.0.0.1", server.port()));
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.http_status, 200);
 }
 
 TEST(TlsContextTest, ConfigurationErrorsAreFailedPrecondition) {
