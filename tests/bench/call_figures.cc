@@ -7,8 +7,9 @@
 //     SSE and JSON modes; beside the direct HTTP/1.1 keep-alive call and a
 //     minimal gRPC server (floor_service.h); Shadowcat's CPU and context
 //     switches per call, new upstream TCP connections per call;
-//   streams: events/s through CallStream on 1 and 16 streams from a C++ flood
-//     upstream, beside the gRPC streaming floor;
+//   streams: events/s through CallStream and through Subscribe on 1 and 16
+//     streams from a C++ flood upstream (a POST's SSE stream, the standalone
+//     GET stream), beside the gRPC streaming floor;
 //   sessions: start-to-ready (/readyz 200) and RSS per idle session;
 //   memory: resident KB per session with an open standalone GET stream and
 //     per active CallStream, at each --sessions count, against an upstream
@@ -26,6 +27,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -134,6 +136,14 @@ int RunFloodRole() {
     reply.flood_events = absl::GetFlag(FLAGS_stream_events);
     reply.flood_event_bytes = absl::GetFlag(FLAGS_event_bytes);
     (*upstream)->ScriptReply("tools/call", reply);
+  }
+  // And one per standalone GET (Subscribe's figure): twice what a reader
+  // takes, so the stream is still flowing when the reader stops.
+  for (int i = 0; i < 2000; ++i) {
+    ScriptedReply reply;
+    reply.flood_events = 2 * absl::GetFlag(FLAGS_stream_events);
+    reply.flood_event_bytes = absl::GetFlag(FLAGS_event_bytes);
+    (*upstream)->ScriptReply("GET", reply);
   }
   return ServeUntilKilled((*upstream)->port());
 }
@@ -490,6 +500,82 @@ double StreamEventsPerSecond(v1::Shadowcat::Stub& stub,
   return received.load() / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+// Events/s through Subscribe on one stream per entry of `sessions`: each
+// reader takes --stream_events messages, then cancels. Shadowcat's sessions
+// are on the flood upstream, whose GET streams flood; the floor's are
+// "COUNT:BYTES" specs (floor_service.h).
+double SubscribeEventsPerSecond(v1::Shadowcat::Stub& stub,
+                                const std::vector<std::string>& sessions) {
+  const int64_t want = absl::GetFlag(FLAGS_stream_events);
+  std::atomic<int64_t> received{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> readers;
+  for (const std::string& session : sessions) {
+    readers.emplace_back([&stub, &received, &session, want] {
+      v1::SubscribeRequest request;
+      request.set_session_id(session);
+      grpc::ClientContext context;
+      auto reader = stub.Subscribe(&context, request);
+      v1::ServerMessage message;
+      int64_t n = 0;
+      while (n < want && reader->Read(&message)) ++n;
+      received.fetch_add(n);
+      context.TryCancel();
+      reader->Finish();
+      if (n < want) std::cerr << "subscribe: " << n << " of " << want << "\n";
+    });
+  }
+  for (std::thread& t : readers) t.join();
+  return received.load() / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+void CloseSession(v1::Shadowcat::Stub& stub, const std::string& session) {
+  v1::CloseSessionRequest request;
+  request.set_session_id(session);
+  v1::CloseSessionResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  grpc::Status status = stub.CloseSession(&context, request, &response);
+  if (!status.ok())
+    std::cerr << "CloseSession: " << status.error_message() << "\n";
+}
+
+absl::Status SubscribeFigures(BenchReport& report, Shadowcat& shadowcat,
+                              v1::Shadowcat::Stub& floor, uint16_t flood_port) {
+  const std::string url = absl::StrCat("http://127.0.0.1:", flood_port, "/mcp");
+  const std::string floor_spec =
+      absl::StrCat(absl::GetFlag(FLAGS_stream_events), ":",
+                   absl::GetFlag(FLAGS_event_bytes));
+  for (int streams : {1, 16}) {
+    std::vector<double> floor_rates, through_rates;
+    for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
+      floor_rates.push_back(SubscribeEventsPerSecond(
+          floor, std::vector<std::string>(streams, floor_spec)));
+      // Fresh sessions each round, with no GET until Subscribe opens it, so
+      // every flooded event has its reader; closed after, so no flood goes on
+      // behind the next round.
+      std::vector<std::string> sessions;
+      for (int i = 0; i < streams; ++i) {
+        absl::StatusOr<std::string> session =
+            OpenSession(*shadowcat.stub, url, /*server_stream=*/false);
+        if (!session.ok()) return session.status();
+        sessions.push_back(*std::move(session));
+      }
+      through_rates.push_back(
+          SubscribeEventsPerSecond(*shadowcat.stub, sessions));
+      for (const std::string& session : sessions) {
+        CloseSession(*shadowcat.stub, session);
+      }
+    }
+    AddRatio(report,
+             absl::StrCat("stream/subscribe/s", streams, "/events_per_s"),
+             Median(through_rates), "events/s", "grpc_stream_floor",
+             Median(floor_rates), Better::kHigher);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StreamFigures(BenchReport& report, Shadowcat& shadowcat,
                            v1::Shadowcat::Stub& floor, uint16_t flood_port) {
   absl::StatusOr<std::string> session = OpenSession(
@@ -507,7 +593,7 @@ absl::Status StreamFigures(BenchReport& report, Shadowcat& shadowcat,
              Median(through_rates), "events/s", "grpc_stream_floor",
              Median(floor_rates), Better::kHigher);
   }
-  return absl::OkStatus();
+  return SubscribeFigures(report, shadowcat, floor, flood_port);
 }
 
 // Start-to-ready of a fresh Shadowcat, and its RSS per idle session.

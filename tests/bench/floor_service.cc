@@ -1,7 +1,14 @@
 #include "tests/bench/floor_service.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace shadowcat {
 namespace {
@@ -9,22 +16,28 @@ namespace {
 constexpr char kResult[] =
     R"({"content":[{"type":"text","text":"hi"}],"isError":false})";
 
-// Writes `count` copies of one message, then a response, then finishes.
-class FloodReactor final
-    : public grpc::ServerWriteReactor<v1::CallStreamEvent> {
+v1::ServerMessage& Payload(v1::CallStreamEvent& event) {
+  return *event.mutable_message();
+}
+v1::ServerMessage& Payload(v1::ServerMessage& message) { return message; }
+
+// Writes `count` copies of one message, one write in flight (as Shadowcat's
+// reactors), then `last` if set (CallStream's response), then finishes.
+template <typename Message>
+class FloodReactor final : public grpc::ServerWriteReactor<Message> {
  public:
-  FloodReactor(uint32_t count, size_t bytes) : left_(count) {
-    v1::ServerMessage* message = event_.mutable_message();
-    message->set_method("notifications/message");
-    message->set_message_json(std::string(bytes, 'x'));
-    last_.mutable_response()->set_result_json(kResult);
+  FloodReactor(uint32_t count, size_t bytes, std::optional<Message> last)
+      : left_(count), last_(std::move(last)) {
+    v1::ServerMessage& message = Payload(event_);
+    message.set_method("notifications/message");
+    message.set_message_json(std::string(bytes, 'x'));
     Next();
   }
 
   // grpc::ServerWriteReactor:
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
     }
     Next();
@@ -35,19 +48,24 @@ class FloodReactor final
   void Next() {
     if (left_ > 0) {
       --left_;
-      event_.mutable_message()->set_sequence(++sequence_);
-      StartWrite(&event_);
+      Payload(event_).set_sequence(++sequence_);
+      this->StartWrite(&event_);
     } else if (!finished_) {
       finished_ = true;
-      StartWriteAndFinish(&last_, grpc::WriteOptions(), grpc::Status::OK);
+      if (last_.has_value()) {
+        this->StartWriteAndFinish(&*last_, grpc::WriteOptions(),
+                                  grpc::Status::OK);
+      } else {
+        this->Finish(grpc::Status::OK);
+      }
     }
   }
 
   uint32_t left_;
   uint64_t sequence_ = 0;
   bool finished_ = false;
-  v1::CallStreamEvent event_;
-  v1::CallStreamEvent last_;
+  Message event_;
+  std::optional<Message> last_;
 };
 
 }  // namespace
@@ -63,8 +81,24 @@ grpc::ServerUnaryReactor* FloorService::Call(
 
 grpc::ServerWriteReactor<v1::CallStreamEvent>* FloorService::CallStream(
     grpc::CallbackServerContext* context, const v1::CallRequest* request) {
+  v1::CallStreamEvent last;
+  last.mutable_response()->set_result_json(kResult);
   // The reactor owns itself until OnDone (gRPC's callback API).
-  return new FloodReactor(request->timeout_ms(), request->params_json().size());
+  return new FloodReactor<v1::CallStreamEvent>(
+      request->timeout_ms(), request->params_json().size(), std::move(last));
+}
+
+grpc::ServerWriteReactor<v1::ServerMessage>* FloorService::Subscribe(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  uint32_t count = 0;
+  size_t bytes = 0;
+  const std::vector<absl::string_view> spec =
+      absl::StrSplit(request->session_id(), ':');
+  if (spec.size() != 2 || !absl::SimpleAtoi(spec[0], &count) ||
+      !absl::SimpleAtoi(spec[1], &bytes)) {
+    count = 0;  // a malformed spec floods nothing and finishes at once
+  }
+  return new FloodReactor<v1::ServerMessage>(count, bytes, std::nullopt);
 }
 
 }  // namespace shadowcat

@@ -8,6 +8,8 @@
 //   Call: answers at once with a fixed result.
 //   CallStream: writes `timeout_ms` messages of `params_json.size()` bytes of
 //     JSON each, one write in flight (as Shadowcat's reactor), then a response.
+//   Subscribe: session_id "COUNT:BYTES" writes COUNT messages of BYTES bytes
+//     each the same way, then finishes OK.
 // Every other method is UNIMPLEMENTED.
 //
 // Threading: gRPC's callback threads; no state is shared between calls.
@@ -25,6 +27,9 @@ class FloorService final : public v1::Shadowcat::CallbackService {
   grpc::ServerWriteReactor<v1::CallStreamEvent>* CallStream(
       grpc::CallbackServerContext* context,
       const v1::CallRequest* request) override;
+  grpc::ServerWriteReactor<v1::ServerMessage>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeRequest* request) override;
 };
 
 }  // namespace shadowcat
