@@ -3,8 +3,14 @@
 #include <algorithm>
 
 #include "absl/random/distributions.h"
+#include "absl/random/random.h"
 
 namespace shadowcat {
+
+absl::BitGenRef ReconnectPolicy::ThreadJitter() {
+  thread_local absl::BitGen gen;
+  return gen;
+}
 
 absl::Duration ReconnectPolicy::NextDelay(
     std::optional<int64_t> server_retry_ms, absl::BitGenRef gen) const {

@@ -60,6 +60,11 @@ class ReconnectPolicy {
 
   int attempts_without_progress() const { return attempts_without_progress_; }
 
+  // NextDelay's jitter source for a running stream: one generator per
+  // thread, so a stream or session does not carry its own (an absl::BitGen
+  // is ~300 bytes; jitter needs no sequence of its own).
+  static absl::BitGenRef ThreadJitter();
+
  private:
   const ReconnectOptions options_;
   int attempts_without_progress_ = 0;

@@ -10,7 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -52,7 +52,9 @@ class ServerMessageFeed {
  private:
   const FeedLimits limits_;
   uint64_t next_sequence_ = 1;
-  std::deque<ServerMessage> buffer_;
+  // A list, not a deque: libstdc++'s deque allocates 576 bytes when made,
+  // and most sessions' upstreams never send a server message.
+  std::list<ServerMessage> buffer_;
   size_t buffered_bytes_ = 0;
   std::vector<std::shared_ptr<EventSink>> subscribers_;
 };

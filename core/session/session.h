@@ -21,7 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,7 +32,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
@@ -407,7 +406,9 @@ class Session : public UpstreamStreamDelegate,
   ServerMessageFeed feed_;
   // Event ids delivered recently (SS-06): a bounded window, oldest first.
   absl::flat_hash_set<std::string> seen_event_ids_;
-  std::deque<std::string> seen_order_;
+  // A list, not a deque: libstdc++'s deque allocates 576 bytes when made,
+  // and most sessions never see an event id.
+  std::list<std::string> seen_order_;
   uint64_t requests_total_ = 0;
   uint32_t reinitializations_ = 0;
   // SM-06 bookkeeping, while kRecovering.
@@ -439,7 +440,6 @@ class Session : public UpstreamStreamDelegate,
     bool honours_nothing = false;
     std::unique_ptr<ReconnectPolicy> policy;
     std::unique_ptr<boost::asio::steady_timer> retry;
-    absl::BitGen gen;
   } listen_;
   // SM-08: tools whose calls may be sent again after a recovery.
   ToolHints tool_hints_;

@@ -169,8 +169,8 @@ void Session::OnListenStreamEnded(StreamEnd end) {
   if (listen_.retry == nullptr) {
     listen_.retry = std::make_unique<boost::asio::steady_timer>(strand_);
   }
-  listen_.retry->expires_after(
-      ToTimerDuration(listen_.policy->NextDelay(std::nullopt, listen_.gen)));
+  listen_.retry->expires_after(ToTimerDuration(listen_.policy->NextDelay(
+      std::nullopt, ReconnectPolicy::ThreadJitter())));
   listen_.retry->async_wait(
       [weak = weak_from_this()](boost::system::error_code ec) {
         auto self = weak.lock();

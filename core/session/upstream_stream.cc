@@ -387,7 +387,8 @@ void UpstreamStream::OnSseEnded(absl::Status status,
     return;
   }
   SetState(State::kReconnecting, why);
-  const absl::Duration delay = policy_.NextDelay(parser_.retry_ms(), gen_);
+  const absl::Duration delay =
+      policy_.NextDelay(parser_.retry_ms(), ReconnectPolicy::ThreadJitter());
   reconnect_timer_.expires_after(ToTimerDuration(delay));
   reconnect_timer_.async_wait(
       [weak = weak_from_this()](boost::system::error_code ec) {

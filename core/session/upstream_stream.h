@@ -24,7 +24,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "boost/asio/any_io_executor.hpp"
@@ -210,7 +209,6 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   // The last `id` field of this connection's events (SS-06).
   std::string last_dispatched_id_;
   ReconnectPolicy policy_;
-  absl::BitGen gen_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer stall_timer_;
   bool paused_ = false;
