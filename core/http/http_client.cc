@@ -172,7 +172,6 @@ class ExchangeImpl : public HttpExchange,
         strand_(Serial(std::move(executor))),
         request_(std::move(request)),
         handlers_(std::move(handlers)),
-        resolver_(client_->ioc()),
         timer_(strand_) {}
 
   ~ExchangeImpl() override {
@@ -336,7 +335,11 @@ class ExchangeImpl : public HttpExchange,
   void Connect() {
     phase_ = Phase::kConnecting;
     ArmTimer(options_.connect_timeout);
-    resolver_.async_resolve(
+    // Made here: a pooled request (nearly all) never resolves.
+    if (resolver_ == nullptr) {
+      resolver_ = std::make_unique<tcp::resolver>(client_->ioc());
+    }
+    resolver_->async_resolve(
         request_.url.host, std::to_string(request_.url.port),
         tcp::resolver::numeric_service,
         asio::bind_executor(
@@ -659,6 +662,10 @@ class ExchangeImpl : public HttpExchange,
       head.headers.emplace_back(ToStd(field.name_string()),
                                 ToStd(field.value()));
     }
+    // The parser keeps what the body needs (framing, keep-alive) in its own
+    // state; the copy above is what anyone reads, so its fields can go (a
+    // few hundred bytes that a GET stream would hold for hours).
+    parser_->get().clear();
     if (IsRedirectStatus(status)) {
       RedirectRequest redirect;
       redirect.method = request_.method;
@@ -845,7 +852,7 @@ class ExchangeImpl : public HttpExchange,
     phase_ = Phase::kDone;
     DisarmTimer();
     timer_.cancel();
-    resolver_.cancel();
+    if (resolver_ != nullptr) resolver_->cancel();
     if (conn_ != nullptr && reusable && status.ok()) {
       client_->pool().Put(origin_, std::move(conn_));
     } else {
@@ -872,7 +879,7 @@ class ExchangeImpl : public HttpExchange,
   std::string origin_;
   http::request<http::string_body> wire_;
   bool head_request_ = false;
-  tcp::resolver resolver_;
+  std::unique_ptr<tcp::resolver> resolver_;
   std::shared_ptr<TlsContext> tls_;  // Set for https.
   std::shared_ptr<HttpConnection> conn_;
   asio::steady_timer timer_;

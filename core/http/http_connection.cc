@@ -37,7 +37,7 @@ HttpConnection::HttpConnection(asio::io_context& ioc,
                                std::string host, std::string origin)
     : tls_(std::move(tls)), host_(std::move(host)), origin_(std::move(origin)) {
   if (tls_ != nullptr) {
-    tls_stream_.emplace(ioc, tls_->context());
+    tls_stream_ = std::make_unique<TlsStream>(ioc, tls_->context());
   } else {
     plain_.emplace(ioc);
   }
@@ -74,7 +74,7 @@ void HttpConnection::OnConnect(const ErrorCode& ec,
   }
   ErrorCode ignored;
   socket().set_option(tcp::no_delay(true), ignored);
-  if (!tls_stream_.has_value()) {
+  if (tls_stream_ == nullptr) {
     on_done(absl::OkStatus());
     return;
   }
@@ -93,7 +93,7 @@ void HttpConnection::OnConnect(const ErrorCode& ec,
               on_done(absl::OkStatus());
               return;
             }
-            SSL* ssl = self->tls_stream_.has_value()
+            SSL* ssl = self->tls_stream_ != nullptr
                            ? self->tls_stream_->native_handle()
                            : nullptr;
             on_done(absl::UnavailableError(absl::StrCat(
@@ -109,7 +109,7 @@ void HttpConnection::AsyncWrite(Request& request,
       std::move(executor),
       [self = shared_from_this(), on_done = std::move(on_done)](
           const ErrorCode& ec, size_t n) mutable { on_done(ec, n); });
-  if (tls_stream_.has_value()) {
+  if (tls_stream_ != nullptr) {
     http::async_write(*tls_stream_, request, std::move(handler));
   } else {
     http::async_write(*plain_, request, std::move(handler));
@@ -132,7 +132,7 @@ void HttpConnection::AsyncReadSome(asio::mutable_buffer buffer,
         }
         on_done(ec, n);
       });
-  if (tls_stream_.has_value()) {
+  if (tls_stream_ != nullptr) {
     tls_stream_->async_read_some(buffer, std::move(handler));
   } else {
     plain_->async_read_some(buffer, std::move(handler));
@@ -171,7 +171,7 @@ size_t HttpConnection::ReadSomeNow(asio::mutable_buffer buffer, ErrorCode& ec) {
 }
 
 bool HttpConnection::LooksReusable() {
-  if (tls_stream_.has_value()) {
+  if (tls_stream_ != nullptr) {
     // Bytes OpenSSL already holds (a decrypted record, or ciphertext that
     // arrived with the last response, such as a close_notify) are as
     // disqualifying as bytes in the socket.

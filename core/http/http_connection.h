@@ -51,7 +51,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
-  bool is_tls() const { return tls_stream_.has_value(); }
+  bool is_tls() const { return tls_stream_ != nullptr; }
 
   // Connects to the first endpoint that accepts and, for TLS, handshakes and
   // verifies the peer. on_done(OK), or Unavailable: "connecting to <origin>:
@@ -105,7 +105,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
                  std::string host, std::string origin);
 
   Socket& socket() {
-    return tls_stream_.has_value() ? tls_stream_->next_layer() : *plain_;
+    return tls_stream_ != nullptr ? tls_stream_->next_layer() : *plain_;
   }
   void OnConnect(const boost::system::error_code& ec,
                  boost::asio::any_io_executor executor,
@@ -116,7 +116,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   const std::string host_;
   const std::string origin_;
   std::optional<Socket> plain_;
-  std::optional<TlsStream> tls_stream_;
+  // On the heap: an asio TLS stream is several hundred bytes, which a plain
+  // connection (one per open stream) should not carry.
+  std::unique_ptr<TlsStream> tls_stream_;
   bool truncated_ = false;
   char peek_byte_ = 0;  // AsyncWaitReadable's one-byte MSG_PEEK target.
 };

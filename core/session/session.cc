@@ -95,7 +95,6 @@ Session::Session(std::string id, SessionParams params, Deps deps)
           deps.config.max_connections_per_session)),
       feed_(FeedLimits{deps.config.subscribe_buffer_messages,
                        deps.config.subscribe_buffer_bytes}),
-      deadline_timer_(strand_),
       last_used_unix_nanos_(absl::ToUnixNanos(absl::Now())) {
   listen_.policy =
       std::make_unique<ReconnectPolicy>(ReconnectOptionsOf(deps.config));

@@ -37,6 +37,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "core/common/lazy_timer.h"
 #include "core/config/config.h"
 #include "core/http/http_client.h"
 #include "core/jsonrpc/jsonrpc_message.h"
@@ -449,7 +450,7 @@ class Session : public UpstreamStreamDelegate,
 
   // Strand-confined: calls' deadlines, earliest first, and their timer.
   absl::btree_set<std::pair<absl::Time, std::string>> deadlines_;
-  boost::asio::steady_timer deadline_timer_;
+  LazyTimer deadline_timer_;
   std::optional<absl::Time> deadline_timer_at_;  // while it waits
 
   std::atomic<bool> open_{false};

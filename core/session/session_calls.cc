@@ -193,8 +193,9 @@ void Session::ArmDeadlineTimer() {
     return;
   }
   deadline_timer_at_ = earliest;
-  deadline_timer_.expires_after(ToTimerDuration(earliest - absl::Now()));
-  deadline_timer_.async_wait(
+  boost::asio::steady_timer& timer = deadline_timer_.Get(strand_);
+  timer.expires_after(ToTimerDuration(earliest - absl::Now()));
+  timer.async_wait(
       [weak = weak_from_this(), earliest](boost::system::error_code ec) {
         auto self = weak.lock();
         if (self == nullptr) return;

@@ -50,9 +50,7 @@ UpstreamStream::UpstreamStream(UpstreamStreamOptions options, HttpClient& http,
       delegate_(std::move(delegate)),
       permits_(std::move(permits)),
       parser_(SseParserOptions{options_.max_message_bytes}),
-      policy_(options_.reconnect),
-      reconnect_timer_(strand_),
-      stall_timer_(strand_) {
+      policy_(options_.reconnect) {
   metrics_.upstream_streams_active(options_.kind, StreamState::kConnecting)
       .Increment();
 }
@@ -389,13 +387,13 @@ void UpstreamStream::OnSseEnded(absl::Status status,
   SetState(State::kReconnecting, why);
   const absl::Duration delay =
       policy_.NextDelay(parser_.retry_ms(), ReconnectPolicy::ThreadJitter());
-  reconnect_timer_.expires_after(ToTimerDuration(delay));
-  reconnect_timer_.async_wait(
-      [weak = weak_from_this()](boost::system::error_code ec) {
-        auto self = weak.lock();
-        if (ec || self == nullptr || self->finished()) return;
-        self->Reconnect();
-      });
+  boost::asio::steady_timer& timer = reconnect_timer_.Get(strand_);
+  timer.expires_after(ToTimerDuration(delay));
+  timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr || self->finished()) return;
+    self->Reconnect();
+  });
 }
 
 void UpstreamStream::Reconnect() {
@@ -413,8 +411,8 @@ void UpstreamStream::Reconnect() {
 
 void UpstreamStream::Close(StreamReason reason) {
   if (finished()) return;
-  reconnect_timer_.cancel();
-  stall_timer_.cancel();
+  reconnect_timer_.Cancel();
+  stall_timer_.Cancel();
   SetState(State::kClosed, reason);
   ++connection_;
   if (exchange_ != nullptr) {
@@ -434,8 +432,8 @@ void UpstreamStream::Close(StreamReason reason) {
 
 void UpstreamStream::End(StreamEnd end) {
   if (finished()) return;
-  reconnect_timer_.cancel();
-  stall_timer_.cancel();
+  reconnect_timer_.Cancel();
+  stall_timer_.Cancel();
   const bool closed =
       end.status.ok() || end.reason == StreamReason::kUnsupported;
   SetState(closed ? State::kClosed : State::kFailed, end.reason);
@@ -463,24 +461,24 @@ void UpstreamStream::Pause() {
 void UpstreamStream::Resume() {
   if (!paused_ || finished()) return;
   paused_ = false;
-  stall_timer_.cancel();
+  stall_timer_.Cancel();
   metrics_.backpressure_resumes_total().Increment();
   if (exchange_ != nullptr) exchange_->Resume();
 }
 
 void UpstreamStream::ArmStallTimer() {
   if (options_.stall_timeout <= absl::ZeroDuration()) return;
-  stall_timer_.expires_after(ToTimerDuration(options_.stall_timeout));
-  stall_timer_.async_wait(
-      [weak = weak_from_this()](boost::system::error_code ec) {
-        auto self = weak.lock();
-        if (ec || self == nullptr || !self->paused_ || self->finished()) return;
-        self->EndWith(absl::ResourceExhaustedError(absl::StrCat(
-                          "the backend read nothing for ",
-                          absl::FormatDuration(self->options_.stall_timeout),
-                          " (--stream_stall_timeout)")),
-                      StreamReason::kStalled);
-      });
+  boost::asio::steady_timer& timer = stall_timer_.Get(strand_);
+  timer.expires_after(ToTimerDuration(options_.stall_timeout));
+  timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr || !self->paused_ || self->finished()) return;
+    self->EndWith(absl::ResourceExhaustedError(absl::StrCat(
+                      "the backend read nothing for ",
+                      absl::FormatDuration(self->options_.stall_timeout),
+                      " (--stream_stall_timeout)")),
+                  StreamReason::kStalled);
+  });
 }
 
 void UpstreamStream::SetState(State state, StreamReason reason) {

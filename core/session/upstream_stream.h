@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "boost/asio/any_io_executor.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "core/common/lazy_timer.h"
 #include "core/http/http_client.h"
 #include "core/metrics/shadowcat_metrics.h"
 #include "core/session/connection_budget.h"
@@ -209,8 +210,8 @@ class UpstreamStream : public std::enable_shared_from_this<UpstreamStream> {
   // The last `id` field of this connection's events (SS-06).
   std::string last_dispatched_id_;
   ReconnectPolicy policy_;
-  boost::asio::steady_timer reconnect_timer_;
-  boost::asio::steady_timer stall_timer_;
+  LazyTimer reconnect_timer_;
+  LazyTimer stall_timer_;
   bool paused_ = false;
   bool resumed_connection_ = false;
   uint32_t reconnects_ = 0;
