@@ -76,8 +76,8 @@ def quantity_bytes(text):
 # Measured resident memory (docs/operations.md, "Sizing"; tests/bench/call_figures.cc):
 # the -c opt process at rest, per session with a GET stream, per active CallStream.
 SIZING_REST_BYTES = 22 * 10**6
-SIZING_PER_SESSION_BYTES = 24 * 10**3
-SIZING_PER_CONNECTION_BYTES = 37 * 10**3
+SIZING_PER_SESSION_BYTES = 9 * 10**3
+SIZING_PER_CONNECTION_BYTES = 26 * 10**3
 
 
 # --- A small kustomize -----------------------------------------------------------------
