@@ -199,6 +199,12 @@ Server::~Server() {
   work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
+  // What the cancellations above posted and the stop cut short (an exchange
+  // failing because the client is shut down, the stream it ends, the session
+  // that stream holds for its POST) runs once here: abandoned, those handlers
+  // would leave a session and its streams holding each other for good.
+  ioc_.restart();
+  ioc_.poll();
   // Members are destroyed in reverse order: the gRPC server before the service
   // and the session manager it calls, the io_context (with any handlers left)
   // after them.
