@@ -7,10 +7,9 @@
 namespace shadowcat {
 
 std::shared_ptr<CallReactor> CallReactor::Create(
-    grpc::CallbackServerContext* context, v1::CallResponse* response,
+    v1::CallResponse* response,
     std::function<void(const std::string&)> on_cancel) {
-  auto reactor =
-      std::make_shared<CallReactor>(context, response, std::move(on_cancel));
+  auto reactor = std::make_shared<CallReactor>(response, std::move(on_cancel));
   {
     absl::MutexLock lock(&reactor->mu_);
     reactor->self_ = reactor;
@@ -60,7 +59,6 @@ void CallReactor::OnDone() {
 void CallReactor::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
-  AddErrorTrailers(status, *context_);
   ServerUnaryReactor::Finish(status);
 }
 

@@ -27,14 +27,12 @@ class CallReactor : public grpc::ServerUnaryReactor, public EventSink {
  public:
   // `on_cancel` gets the call's handle; runs on a gRPC thread, at most once.
   static std::shared_ptr<CallReactor> Create(
-      grpc::CallbackServerContext* context, v1::CallResponse* response,
+      v1::CallResponse* response,
       std::function<void(const std::string& handle)> on_cancel);
 
-  CallReactor(grpc::CallbackServerContext* context, v1::CallResponse* response,
+  CallReactor(v1::CallResponse* response,
               std::function<void(const std::string&)> on_cancel)
-      : context_(context),
-        response_(response),
-        on_cancel_(std::move(on_cancel)) {}
+      : response_(response), on_cancel_(std::move(on_cancel)) {}
 
   // EventSink:
   void SetResumeCallback(absl::AnyInvocable<void()>) override {}
@@ -51,7 +49,6 @@ class CallReactor : public grpc::ServerUnaryReactor, public EventSink {
   void FinishLocked(const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  grpc::CallbackServerContext* const context_;  // gRPC's, until OnDone
   v1::CallResponse* const response_;
   const std::function<void(const std::string&)> on_cancel_;
   absl::Mutex mu_;

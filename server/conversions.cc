@@ -100,21 +100,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(code, std::move(message), rich.SerializeAsString());
 }
 
-void AddErrorTrailers(const grpc::Status& status,
-                      grpc::ServerContextBase& context) {
-  if (status.ok() || status.error_details().empty()) return;
-  for (auto& [key, value] : ErrorTrailers(status)) {
-    context.AddTrailingMetadata(key, value);
-  }
-}
-
-grpc::Status FinalStatus(const absl::Status& status,
-                         grpc::ServerContextBase& context) {
-  grpc::Status out = ToGrpcStatus(status);
-  AddErrorTrailers(out, context);
-  return out;
-}
-
 std::vector<std::pair<std::string, std::string>> ErrorTrailers(
     const grpc::Status& status) {
   std::vector<std::pair<std::string, std::string>> trailers;

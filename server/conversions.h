@@ -10,7 +10,6 @@
 #include "absl/status/status.h"
 #include "core/session/rpc_result.h"
 #include "core/session/session.h"
-#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "shadowcat/v1/shadowcat.pb.h"
 
@@ -24,23 +23,13 @@ namespace shadowcat {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The plain trailing metadata that repeats a status's upstream error details
-// for clients that do not decode binary details (AddErrorTrailers puts them
-// on every failed call):
+// for clients that do not decode binary details (the interceptor in
+// server/error_trailers.h adds them to every failed call):
 // shadowcat-http-status, retry-after, www-authenticate and
 // shadowcat-jsonrpc-error (the JSON-RPC error object as JSON, non-ASCII
 // escaped). Empty when the status carries none.
 std::vector<std::pair<std::string, std::string>> ErrorTrailers(
     const grpc::Status& status);
-
-// Adds ErrorTrailers(status) to `context`'s trailing metadata. Every reactor
-// calls it just before Finish: an interceptor would see every status too, but
-// it runs on every batch of every call, failed or not.
-void AddErrorTrailers(const grpc::Status& status,
-                      grpc::ServerContextBase& context);
-
-// ToGrpcStatus, with its error trailers added to `context`.
-grpc::Status FinalStatus(const absl::Status& status,
-                         grpc::ServerContextBase& context);
 
 void ToProto(const RpcResult& result, v1::CallResponse* out);
 void ToProto(const SessionSnapshot& snapshot, v1::SessionInfo* out);

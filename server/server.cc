@@ -16,6 +16,7 @@
 #include "core/http/tls_context.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/error_trailers.h"
 #include "server/grpc_credentials.h"
 
 namespace shadowcat {
@@ -129,6 +130,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Config config,
   grpc::ServerBuilder builder;
   builder.AddListeningPort(cfg.grpc_listen, credentials, &server->grpc_port_);
   builder.RegisterService(server->service_.get());
+  // Upstream error details as plain trailers too, on every failed call.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(ErrorTrailersInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
     return absl::UnavailableError(

@@ -20,7 +20,7 @@ namespace {
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(FinalStatus(status, *context));
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -209,7 +209,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
   params.open_server_stream = request->options().open_server_stream();
   params.trace_headers = TraceHeaders(*context);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  sessions_.Open(std::move(params), [context, reactor, response](
+  sessions_.Open(std::move(params), [reactor, response](
                                         absl::StatusOr<OpenResult> result) {
     if (result.ok()) {
       response->set_session_id(result->session_id);
@@ -220,7 +220,7 @@ grpc::ServerUnaryReactor* ShadowcatService::OpenSession(
       response->set_transport(ToProto(result->init.transport));
       response->set_era(ToProto(result->init.era));
     }
-    reactor->Finish(FinalStatus(result.status(), *context));
+    reactor->Finish(ToGrpcStatus(result.status()));
   });
   return reactor;
 }
@@ -231,8 +231,7 @@ grpc::ServerUnaryReactor* ShadowcatService::Call(
   auto prepared = PrepareCall(context, *request, /*stream_messages=*/false);
   if (!prepared.ok()) return FinishNow(context, prepared.status());
   auto& [session, params] = *prepared;
-  auto reactor =
-      CallReactor::Create(context, response, CancelUpstream(session));
+  auto reactor = CallReactor::Create(response, CancelUpstream(session));
   session->Call(std::move(params), reactor);
   return reactor.get();
 }
@@ -241,15 +240,15 @@ grpc::ServerWriteReactor<v1::CallStreamEvent>* ShadowcatService::CallStream(
     grpc::CallbackServerContext* context, const v1::CallRequest* request) {
   auto prepared = PrepareCall(context, *request, /*stream_messages=*/true);
   if (!prepared.ok()) {
-    auto reactor = CallStreamReactor::Create(context, metrics_, 0);
+    auto reactor = CallStreamReactor::Create(metrics_, 0);
     reactor->Finish(prepared.status());
     return reactor.get();
   }
   auto& [session, params] = *prepared;
   StreamReactorHooks hooks;
   hooks.on_cancel = CancelUpstream(session);
-  auto reactor = CallStreamReactor::Create(
-      context, metrics_, config_.stream_queue_bytes, std::move(hooks));
+  auto reactor = CallStreamReactor::Create(metrics_, config_.stream_queue_bytes,
+                                           std::move(hooks));
   session->Call(std::move(params), reactor);
   return reactor.get();
 }
@@ -265,9 +264,7 @@ grpc::ServerUnaryReactor* ShadowcatService::Notify(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Notify(
       request->method(), TrimJson(request->params_json()),
-      [context, reactor](absl::Status status) {
-        reactor->Finish(FinalStatus(status, *context));
-      },
+      [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); },
       TraceHeaders(*context));
   return reactor;
 }
@@ -278,7 +275,7 @@ grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
   absl::StatusOr<std::shared_ptr<Session>> session =
       authorized.ok() ? sessions_.Find(request->session_id()) : authorized;
   if (!session.ok()) {
-    auto reactor = SubscribeReactor::Create(context, metrics_, 0);
+    auto reactor = SubscribeReactor::Create(metrics_, 0);
     reactor->Finish(session.status());
     return reactor.get();
   }
@@ -289,8 +286,8 @@ grpc::ServerWriteReactor<v1::ServerMessage>* ShadowcatService::Subscribe(
   hooks.on_done = [weak = std::weak_ptr<Session>(*session), self] {
     if (auto s = weak.lock()) s->Unsubscribe(*self);
   };
-  auto reactor = SubscribeReactor::Create(
-      context, metrics_, config_.stream_queue_bytes, std::move(hooks));
+  auto reactor = SubscribeReactor::Create(metrics_, config_.stream_queue_bytes,
+                                          std::move(hooks));
   *self = reactor.get();
   std::optional<uint64_t> after;
   if (request->has_after_sequence()) after = request->after_sequence();
@@ -345,10 +342,9 @@ grpc::ServerUnaryReactor* ShadowcatService::Respond(
       sessions_.Find(request->session_id());
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (*session)->Respond(id, std::move(body),
-                      [context, reactor](absl::Status status) {
-                        reactor->Finish(FinalStatus(status, *context));
-                      });
+  (*session)->Respond(id, std::move(body), [reactor](absl::Status status) {
+    reactor->Finish(ToGrpcStatus(status));
+  });
   return reactor;
 }
 
@@ -370,8 +366,8 @@ grpc::ServerUnaryReactor* ShadowcatService::Cancel(
   if (!session.ok()) return FinishNow(context, session.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   (*session)->Cancel(request->request_id(), request->reason(),
-                     [context, reactor](absl::Status status) {
-                       reactor->Finish(FinalStatus(status, *context));
+                     [reactor](absl::Status status) {
+                       reactor->Finish(ToGrpcStatus(status));
                      });
   return reactor;
 }
@@ -385,9 +381,9 @@ grpc::ServerUnaryReactor* ShadowcatService::CloseSession(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Close(
       request->session_id(),
-      [context, reactor, response](absl::StatusOr<bool> deleted) {
+      [reactor, response](absl::StatusOr<bool> deleted) {
         if (deleted.ok()) response->set_upstream_deleted(*deleted);
-        reactor->Finish(FinalStatus(deleted.status(), *context));
+        reactor->Finish(ToGrpcStatus(deleted.status()));
       },
       TraceHeaders(*context));
   return reactor;

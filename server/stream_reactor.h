@@ -54,11 +54,11 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
 
  public:
   // `queue_bytes` is the high watermark (Config::stream_queue_bytes).
-  static std::shared_ptr<StreamReactor> Create(
-      grpc::CallbackServerContext* context, ShadowcatMetrics& metrics,
-      size_t queue_bytes, StreamReactorHooks hooks = {}) {
-    auto reactor = std::make_shared<StreamReactor>(
-        context, metrics, queue_bytes, std::move(hooks));
+  static std::shared_ptr<StreamReactor> Create(ShadowcatMetrics& metrics,
+                                               size_t queue_bytes,
+                                               StreamReactorHooks hooks = {}) {
+    auto reactor =
+        std::make_shared<StreamReactor>(metrics, queue_bytes, std::move(hooks));
     {
       absl::MutexLock lock(&reactor->mu_);
       reactor->self_ = reactor;
@@ -67,10 +67,9 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
     return reactor;
   }
 
-  StreamReactor(grpc::CallbackServerContext* context, ShadowcatMetrics& metrics,
-                size_t queue_bytes, StreamReactorHooks hooks)
-      : context_(context),
-        metrics_(metrics),
+  StreamReactor(ShadowcatMetrics& metrics, size_t queue_bytes,
+                StreamReactorHooks hooks)
+      : metrics_(metrics),
         hooks_(std::move(hooks)),
         queue_(queue_bytes, queue_bytes / 2) {
     metrics_.grpc_streams_active().Increment();
@@ -231,11 +230,9 @@ class StreamReactor : public grpc::ServerWriteReactor<Message>,
   void FinishNowLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
-    AddErrorTrailers(status, *context_);
     grpc::ServerWriteReactor<Message>::Finish(std::move(status));
   }
 
-  grpc::CallbackServerContext* const context_;  // gRPC's, until OnDone
   ShadowcatMetrics& metrics_;
   const StreamReactorHooks hooks_;
   absl::Mutex mu_;
